@@ -1,0 +1,149 @@
+//! Tenant authentication. Keys are looked up by public id in an in-memory cache, so a
+//! request costs no database round trip once its key has been seen; a miss reads the store
+//! once (keys created by the CLI work at once). Revocations done elsewhere (the CLI) reach
+//! the cache through [`poll_revocations`] within about a second.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use neureus_store::{parse_api_key, verify_secret, KeyFormatError};
+
+use crate::error::{ApiError, ErrorKind};
+use crate::state::AppState;
+
+/// A cached key.
+#[derive(Debug)]
+struct CachedKey {
+    key_id: String,
+    tenant_id: String,
+    secret_hash: String,
+    revoked: AtomicBool,
+}
+
+/// public id → key.
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+}
+
+impl AuthCache {
+    fn get(&self, public_id: &str) -> Option<Arc<CachedKey>> {
+        let map = self
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(public_id).cloned()
+    }
+
+    fn insert(&self, public_id: String, key: Arc<CachedKey>) {
+        let mut map = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(public_id, key);
+    }
+
+    /// Marks a key revoked (no-op if it is not cached: the store already says so).
+    pub fn mark_revoked(&self, public_id: &str) {
+        if let Some(k) = self.get(public_id) {
+            k.revoked.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// `ten_…`
+    pub tenant_id: String,
+    /// `key_…`
+    pub key_id: String,
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ErrorKind::Authentication, message)
+}
+
+/// Checks a bearer token.
+pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Tenant, ApiError> {
+    let Some(header) = header else {
+        return Err(unauthorized(
+            "missing API key: send Authorization: Bearer nru_… (create one with `neureus tenants create`)",
+        ));
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer nru_…`"))?;
+    let parts = parse_api_key(token).map_err(|e| match e {
+        KeyFormatError::Prefix => unauthorized("API keys start with nru_"),
+        KeyFormatError::Shape => unauthorized("malformed API key"),
+    })?;
+    let key = match state.auth.get(&parts.public_id) {
+        Some(k) => k,
+        None => {
+            let Some(rec) = state.store.find_api_key(&parts.public_id).await? else {
+                return Err(unauthorized("unknown API key"));
+            };
+            let k = Arc::new(CachedKey {
+                key_id: rec.id,
+                tenant_id: rec.tenant_id,
+                secret_hash: rec.secret_hash,
+                revoked: AtomicBool::new(rec.revoked_at_ms.is_some()),
+            });
+            state.auth.insert(parts.public_id.clone(), k.clone());
+            k
+        }
+    };
+    if !verify_secret(&parts.secret, &key.secret_hash) {
+        return Err(unauthorized("unknown API key"));
+    }
+    if key.revoked.load(Ordering::SeqCst) {
+        return Err(unauthorized("this API key has been revoked"));
+    }
+    Ok(Tenant {
+        tenant_id: key.tenant_id.clone(),
+        key_id: key.key_id.clone(),
+    })
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let tenant = authenticate(state, header).await?;
+        tracing::Span::current().record("tenant_id", tenant.tenant_id.as_str());
+        Ok(tenant)
+    }
+}
+
+/// Polls the store for keys revoked by other processes and applies them to the cache.
+/// Runs until the process ends.
+pub async fn poll_revocations(state: AppState, every: Duration) {
+    let mut since = neureus_store::now_ms();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = neureus_store::now_ms();
+        // Overlap windows by 2 s so a revocation written with a slightly older clock is seen.
+        match state.store.revoked_since(since - 2_000).await {
+            Ok(ids) => {
+                for id in ids {
+                    state.auth.mark_revoked(&id);
+                }
+                since = started;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not poll key revocations"),
+        }
+    }
+}

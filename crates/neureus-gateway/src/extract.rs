@@ -1,0 +1,64 @@
+//! Our JSON body extractor: any content type, our error shape, a message that names the
+//! field at fault (`messages[0].role: unknown variant …`), and 413 over the body limit.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorKind};
+use crate::state::AppState;
+
+/// A JSON request body.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorKind::RequestTooLarge,
+                    format!(
+                        "request body is larger than the limit of {} bytes",
+                        state.config.max_body_bytes
+                    ),
+                )
+            } else {
+                ApiError::invalid(format!("cannot read the request body: {rej}"))
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body with a precise message on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "request body is empty: send a JSON object",
+        ));
+    }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::invalid(format!("request body is not valid JSON: {inner}"))
+            }
+            _ if path == "." || path.is_empty() => {
+                ApiError::invalid(format!("invalid request: {inner}"))
+            }
+            _ => ApiError::invalid(format!("{path}: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
+    Ok(value)
+}

@@ -1,0 +1,39 @@
+//! The Neureus gateway: an axum application in front of the providers.
+//!
+//! [`app`] builds the router from an [`AppState`]; [`serve`] runs it with the background
+//! tasks (key-revocation polling) until the shutdown future resolves.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+pub mod stream_out;
+pub mod validate;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use routes::app;
+pub use state::AppState;
+
+/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let poller = tokio::spawn(auth::poll_revocations(
+        state.clone(),
+        Duration::from_secs(1),
+    ));
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    poller.abort();
+    result
+}

@@ -1,0 +1,118 @@
+//! Shared application state: configuration, catalog, providers, credentials, store and the
+//! auth cache. Cheap to clone.
+
+use std::sync::Arc;
+
+use neureus_providers::anthropic::AnthropicProvider;
+use neureus_providers::openai::OpenaiProvider;
+use neureus_providers::workers_ai::WorkersAiProvider;
+use neureus_providers::{Credentials, HttpClient, Provider, ProviderError};
+use neureus_store::Store;
+use neureus_types::ProviderId;
+
+use crate::auth::AuthCache;
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::{Config, ProviderSettings};
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Catalog problem.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// HTTP client problem.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// Everything handlers share.
+pub struct Inner {
+    /// Resolved configuration.
+    pub config: Config,
+    /// Model catalog.
+    pub catalog: Catalog,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// API-key cache.
+    pub auth: AuthCache,
+    providers: [Arc<dyn Provider>; 3],
+}
+
+/// Cheaply clonable handle on [`Inner`].
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+fn slot(p: ProviderId) -> usize {
+    match p {
+        ProviderId::Anthropic => 0,
+        ProviderId::Openai => 1,
+        ProviderId::WorkersAi => 2,
+    }
+}
+
+impl AppState {
+    /// Builds the state with the real adapters.
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<AppState, StateError> {
+        let http = HttpClient::new(config.timeouts)?;
+        let providers: [Arc<dyn Provider>; 3] = [
+            Arc::new(AnthropicProvider::new(
+                &config.anthropic.base_url,
+                http.clone(),
+            )),
+            Arc::new(OpenaiProvider::new(&config.openai.base_url, http.clone())),
+            Arc::new(WorkersAiProvider::new(&config.workers_ai.base_url, http)),
+        ];
+        let catalog = Catalog::load(&config.models)?;
+        Ok(AppState(Arc::new(Inner {
+            config,
+            catalog,
+            store,
+            auth: AuthCache::default(),
+            providers,
+        })))
+    }
+
+    /// The adapter for a provider.
+    pub fn provider(&self, id: ProviderId) -> &Arc<dyn Provider> {
+        &self.providers[slot(id)]
+    }
+
+    fn settings(&self, id: ProviderId) -> &ProviderSettings {
+        match id {
+            ProviderId::Anthropic => &self.config.anthropic,
+            ProviderId::Openai => &self.config.openai,
+            ProviderId::WorkersAi => &self.config.workers_ai,
+        }
+    }
+
+    /// The operator's credentials for a provider, if complete.
+    pub fn global_credentials(&self, id: ProviderId) -> Option<Credentials> {
+        let s = self.settings(id);
+        let api_key = s.api_key.clone()?;
+        if id == ProviderId::WorkersAi && s.account_id.as_deref().is_none_or(str::is_empty) {
+            return None;
+        }
+        Some(Credentials {
+            api_key,
+            account_id: s.account_id.clone(),
+        })
+    }
+
+    /// How to give the gateway credentials for a provider.
+    pub fn credentials_hint(id: ProviderId) -> &'static str {
+        match id {
+            ProviderId::Openai => "set NEUREUS_OPENAI_API_KEY",
+            ProviderId::Anthropic => "set NEUREUS_ANTHROPIC_API_KEY",
+            ProviderId::WorkersAi => {
+                "set NEUREUS_WORKERS_AI_ACCOUNT_ID and NEUREUS_WORKERS_AI_API_TOKEN"
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Anthropic Messages adapter: `POST {base}/v1/messages`, `x-api-key` + `anthropic-version`.
+
+mod stream;
+mod translate;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use neureus_types::{ChatRequest, ChatResponse, ProviderId};
+
+pub use stream::AnthropicStream;
+use translate::error_message;
+
+use crate::openai::body_bytes;
+use crate::{Credentials, EventStream, HttpClient, Provider, ProviderError, UpstreamModel};
+
+/// The only API version the official SDKs send.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The Anthropic provider.
+#[derive(Debug, Clone)]
+pub struct AnthropicProvider {
+    url: String,
+    http: HttpClient,
+}
+
+impl AnthropicProvider {
+    /// `base_url` is used exactly as given: requests go to `{base_url}/v1/messages`.
+    pub fn new(base_url: &str, http: HttpClient) -> Self {
+        AnthropicProvider {
+            url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
+            http,
+        }
+    }
+
+    fn headers(creds: &Credentials) -> [(&'static str, String); 2] {
+        [
+            ("x-api-key", creds.api_key.expose().to_owned()),
+            ("anthropic-version", ANTHROPIC_VERSION.to_owned()),
+        ]
+    }
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn id(&self) -> ProviderId {
+        ProviderId::Anthropic
+    }
+
+    async fn chat(
+        &self,
+        req: &ChatRequest,
+        model: &UpstreamModel,
+        creds: &Credentials,
+    ) -> Result<ChatResponse, ProviderError> {
+        let body = body_bytes(&translate::to_wire(req, model, false))?;
+        let (resp, started) = self
+            .http
+            .post(&self.url, &Self::headers(creds), body, error_message)
+            .await?;
+        let bytes = self.http.read_body(resp, started).await?;
+        Ok(translate::from_wire(crate::http::parse_json(
+            "Anthropic response",
+            &bytes,
+        )?))
+    }
+
+    async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        model: &UpstreamModel,
+        creds: &Credentials,
+    ) -> Result<EventStream, ProviderError> {
+        let body = body_bytes(&translate::to_wire(req, model, true))?;
+        let (resp, started) = self
+            .http
+            .post(&self.url, &Self::headers(creds), body, error_message)
+            .await?;
+        self.http
+            .event_stream(resp, started, AnthropicStream::new())
+            .await
+    }
+}

@@ -1,0 +1,120 @@
+//! Storage: the [`Store`] trait the gateway depends on, tenant API keys (format, hashing,
+//! constant-time checks), and the SQLite backend. SQL is kept to what Postgres also accepts.
+
+mod keys;
+mod migrate;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use keys::{
+    generate_api_key, hash_secret, parse_api_key, verify_secret, ApiKeyParts, KeyFormatError,
+};
+pub use sqlite::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A migration failed.
+    #[error("migration {version} failed: {message}")]
+    Migration {
+        /// Migration version.
+        version: i64,
+        /// What failed.
+        message: String,
+    },
+    /// A referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The database URL cannot be used.
+    #[error("unsupported database url: {0}")]
+    Url(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// `ten_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time, unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// A stored API key (only its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// `key_…`
+    pub id: String,
+    /// The public part of the key, used for look-up.
+    pub public_id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// Lowercase hex SHA-256 of the secret part.
+    pub secret_hash: String,
+    /// Revocation time, unix milliseconds.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A newly created key: the only moment its plain text exists.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    /// `key_…`
+    pub key_id: String,
+    /// `nru_…`
+    pub api_key: neureus_types::Secret,
+}
+
+/// Everything the gateway persists.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Creates a tenant and its first API key.
+    async fn create_tenant(&self, name: &str) -> Result<(Tenant, NewApiKey), StoreError>;
+    /// All tenants, oldest first.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Creates an API key for an existing tenant.
+    async fn create_api_key(&self, tenant_id: &str) -> Result<NewApiKey, StoreError>;
+    /// Revokes a key by id; `false` if no such key.
+    async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError>;
+    /// Looks a key up by its public id.
+    async fn find_api_key(&self, public_id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Public ids of keys revoked at or after `since_ms`.
+    async fn revoked_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError>;
+}
+
+/// Now, in unix milliseconds.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds as RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A fresh time-ordered id with a prefix, e.g. `ten_0192…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,214 @@
+//! The `neureus` binary: reads configuration, then runs one command.
+
+mod cli;
+mod demo;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use neureus_gateway::config::{Config, Flags, ProcessEnv, RawConfig};
+use neureus_gateway::AppState;
+use neureus_store::{SqliteStore, Store};
+use serde_json::json;
+
+use cli::{Cli, Command, KeysCommand, TenantsCommand};
+
+/// Writes a line to stdout: the CLI's output channel (logs go to stderr).
+fn out(line: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").context("cannot write to stdout")
+}
+
+fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config> {
+    let raw = match &cli.config {
+        Some(path) => RawConfig::from_file(path)?,
+        None => RawConfig::default(),
+    };
+    let flags = Flags {
+        listen,
+        data_dir: cli.data_dir.clone(),
+    };
+    Config::resolve(raw, &ProcessEnv, &flags).map_err(|errs| {
+        let lines: Vec<String> = errs.iter().map(|e| format!("  - {e}")).collect();
+        anyhow::anyhow!("invalid configuration:\n{}", lines.join("\n"))
+    })
+}
+
+async fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
+    if config.database_url.starts_with("sqlite://") {
+        ensure_dir(&config.data_dir)?;
+    }
+    let store = SqliteStore::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database at {}", config.database_url))?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(Arc::new(store))
+}
+
+fn ensure_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
+fn main() -> std::process::ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Serve(args) => serve(&cli, args.listen.clone(), args.demo).await,
+        Command::Migrate => {
+            let config = load_config(&cli, None)?;
+            open_store(&config).await?;
+            out("migrations applied")
+        }
+        Command::Tenants(TenantsCommand::Create { name, json }) => {
+            let name = name.trim();
+            if name.is_empty() {
+                bail!("the tenant name must not be empty");
+            }
+            let store = open_store(&load_config(&cli, None)?).await?;
+            let (tenant, key) = store.create_tenant(name).await?;
+            if *json {
+                out(
+                    &json!({"tenantId": tenant.id, "name": tenant.name, "keyId": key.key_id,
+                            "apiKey": key.api_key.expose()})
+                    .to_string(),
+                )
+            } else {
+                out(&format!("tenant  {}  ({})", tenant.id, tenant.name))?;
+                out(&format!("key id  {}", key.key_id))?;
+                out(&format!(
+                    "api key {}   (shown once: store it now)",
+                    key.api_key.expose()
+                ))
+            }
+        }
+        Command::Tenants(TenantsCommand::List { json }) => {
+            let store = open_store(&load_config(&cli, None)?).await?;
+            let tenants = store.list_tenants().await?;
+            if *json {
+                let list: Vec<_> = tenants
+                    .iter()
+                    .map(|t| json!({"tenantId": t.id, "name": t.name, "createdAt": neureus_store::rfc3339(t.created_at_ms)}))
+                    .collect();
+                out(&serde_json::Value::Array(list).to_string())
+            } else {
+                for t in tenants {
+                    out(&format!(
+                        "{}  {}  {}",
+                        t.id,
+                        neureus_store::rfc3339(t.created_at_ms),
+                        t.name
+                    ))?;
+                }
+                Ok(())
+            }
+        }
+        Command::Keys(KeysCommand::Create { tenant, json }) => {
+            let store = open_store(&load_config(&cli, None)?).await?;
+            let key = store.create_api_key(tenant).await?;
+            if *json {
+                out(&json!({"keyId": key.key_id, "tenantId": tenant, "apiKey": key.api_key.expose()}).to_string())
+            } else {
+                out(&format!("key id  {}", key.key_id))?;
+                out(&format!(
+                    "api key {}   (shown once: store it now)",
+                    key.api_key.expose()
+                ))
+            }
+        }
+        Command::Keys(KeysCommand::Revoke { key_id, json }) => {
+            let store = open_store(&load_config(&cli, None)?).await?;
+            if !store.revoke_api_key(key_id).await? {
+                bail!("no API key with id {key_id}");
+            }
+            if *json {
+                out(&json!({"keyId": key_id, "revoked": true}).to_string())
+            } else {
+                out(&format!("revoked {key_id}"))
+            }
+        }
+    }
+}
+
+async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<()> {
+    let mut config = load_config(cli, listen)?;
+    ensure_dir(&config.data_dir)?;
+    let _mock = if demo {
+        Some(demo::attach_mock(&mut config).await?)
+    } else {
+        None
+    };
+    let store = open_store(&config).await?;
+    if demo {
+        demo::ensure_demo_tenant(&config, store.as_ref()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(config, store)?;
+    eprintln!("neureus listening on http://{addr}");
+    neureus_gateway::serve(listener, state, shutdown_signal()).await?;
+    eprintln!("neureus stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

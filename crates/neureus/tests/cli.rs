@@ -1,0 +1,211 @@
+//! End to end through the real binary: the README's flow. `tenants create --json`, then
+//! `serve --demo` on the same data dir, a chat answer and a live stream for one model of
+//! each provider, then `keys revoke` from a second process while the gateway runs.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "integration-test helpers outside #[test] functions may fail loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_neureus"));
+    // Isolate from the developer's environment: no real keys, no stray config.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NEUREUS_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("neureus-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_json(data_dir: &Path, args: &[&str]) -> Value {
+    let out = bin()
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The gateway child process; killed (by its PID, which we started) on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo(data_dir: &Path) -> Server {
+    let mut child = bin()
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("neureus listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the gateway did not start");
+    Server { child, base }
+}
+
+#[tokio::test]
+async fn readme_flow_cli_and_demo_server() {
+    let dir = temp_dir("flow");
+    let created = run_json(&dir, &["tenants", "create", "acme", "--json"]);
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("nru_"));
+    assert!(created["tenantId"].as_str().unwrap().starts_with("ten_"));
+    let key_id = created["keyId"].as_str().unwrap().to_owned();
+    let second = run_json(
+        &dir,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            created["tenantId"].as_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_ne!(second["apiKey"], created["apiKey"]);
+    let listed = run_json(&dir, &["tenants", "list", "--json"]);
+    assert_eq!(listed[0]["name"], "acme");
+
+    let server = start_demo(&dir);
+    let demo_key = std::fs::read_to_string(dir.join("demo-api-key"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("demo-api-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let http = reqwest::Client::new();
+    for model in ["claude-sonnet-4-6", "gpt-4o-mini", "meta/llama-3.3-70b"] {
+        for k in [&key, &demo_key] {
+            let resp = http
+                .post(format!("{}/ai/chat", server.base))
+                .bearer_auth(k)
+                .json(&json!({"model": model, "messages": [{"role": "user", "content": "Summarize the GDPR in one paragraph."}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{model}");
+            let body: Value = resp.json().await.unwrap();
+            assert!(body["content"].as_str().unwrap().contains("GDPR"), "{body}");
+        }
+        let resp = http
+            .post(format!("{}/ai/chat", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "Write a haiku."}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        let chunks: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert!(chunks.len() > 3, "{text}");
+        assert_eq!(chunks.last().unwrap()["done"], true);
+    }
+
+    // Revoked by the CLI beside the running gateway: refused within 5 seconds.
+    let revoked = run_json(&dir, &["keys", "revoke", &key_id, "--json"]);
+    assert_eq!(revoked["revoked"], true);
+    let started = Instant::now();
+    loop {
+        let status = http
+            .post(format!("{}/ai/chat", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "revoked key still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_cli_input_fails_clearly() {
+    let dir = temp_dir("bad");
+    let out = bin()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["keys", "revoke", "key_nothing"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no API key with id key_nothing"));
+    let out = bin()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["keys", "create", "--tenant", "ten_nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tenant ten_nope not found"));
+    let out = bin()
+        .env("NEUREUS_LISTEN", "not-an-address")
+        .args(["serve"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NEUREUS_LISTEN"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
