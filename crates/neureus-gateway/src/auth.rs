@@ -1,12 +1,11 @@
 //! Tenant authentication. Keys are looked up by public id in an in-memory cache, so a
 //! request costs no database round trip once its key has been seen; a miss reads the store
 //! once (keys created by the CLI work at once). Revocations done elsewhere (the CLI) reach
-//! the cache through [`poll_revocations`] within about a second.
+//! the cache through [`crate::tasks::poll_changes`] within about a second.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -123,27 +122,5 @@ impl FromRequestParts<AppState> for Tenant {
         let tenant = authenticate(state, header).await?;
         tracing::Span::current().record("tenant_id", tenant.tenant_id.as_str());
         Ok(tenant)
-    }
-}
-
-/// Polls the store for keys revoked by other processes and applies them to the cache.
-/// Runs until the process ends.
-pub async fn poll_revocations(state: AppState, every: Duration) {
-    let mut since = neureus_store::now_ms();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let started = neureus_store::now_ms();
-        // Overlap windows by 2 s so a revocation written with a slightly older clock is seen.
-        match state.store.revoked_since(since - 2_000).await {
-            Ok(ids) => {
-                for id in ids {
-                    state.auth.mark_revoked(&id);
-                }
-                since = started;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not poll key revocations"),
-        }
     }
 }

@@ -25,6 +25,10 @@ pub mod env {
     pub const REDIS_URL: &str = "NEUREUS_REDIS_URL";
     /// Admin bearer token.
     pub const ADMIN_TOKEN: &str = "NEUREUS_ADMIN_TOKEN";
+    /// Master key (base64 of 32 bytes) sealing stored provider keys.
+    pub const MASTER_KEY: &str = "NEUREUS_MASTER_KEY";
+    /// Previous master keys still accepted for opening, comma-separated (during a rotation).
+    pub const MASTER_KEY_PREVIOUS: &str = "NEUREUS_MASTER_KEY_PREVIOUS";
     /// OpenAI key.
     pub const OPENAI_API_KEY: &str = "NEUREUS_OPENAI_API_KEY";
     /// OpenAI base URL.
@@ -183,6 +187,12 @@ pub struct Config {
     pub workers_ai: ProviderSettings,
     /// Catalog overrides.
     pub models: Vec<ModelEntry>,
+    /// `NEUREUS_MASTER_KEY`, when set.
+    pub master_key: Option<Secret>,
+    /// `NEUREUS_MASTER_KEY_PREVIOUS`, when set.
+    pub master_key_previous: Option<Secret>,
+    /// `NEUREUS_ADMIN_TOKEN`, when set.
+    pub admin_token: Option<Secret>,
 }
 
 /// A configuration problem.
@@ -354,6 +364,9 @@ impl Config {
                 anthropic,
                 workers_ai,
                 models: raw.models,
+                master_key: src.get(env::MASTER_KEY).map(Secret::new),
+                master_key_previous: src.get(env::MASTER_KEY_PREVIOUS).map(Secret::new),
+                admin_token: src.get(env::ADMIN_TOKEN).map(Secret::new),
             })
         } else {
             Err(errors)
@@ -379,6 +392,9 @@ impl Config {
             anthropic: settings(anthropic, "sk-ant-test", None),
             workers_ai: settings(workers_ai, "cf-test-token", Some("acct123")),
             models: Vec::new(),
+            master_key: None,
+            master_key_previous: None,
+            admin_token: None,
         }
     }
 }

@@ -6,13 +6,16 @@
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod middleware;
+pub mod rotation;
 pub mod routes;
 pub mod state;
 pub mod stream_out;
+pub mod tasks;
 pub mod validate;
 
 use std::future::Future;
@@ -27,10 +30,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let poller = tokio::spawn(auth::poll_revocations(
-        state.clone(),
-        Duration::from_secs(1),
-    ));
+    let poller = tokio::spawn(tasks::poll_changes(state.clone(), Duration::from_secs(1)));
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -1,10 +1,10 @@
 //! The path → handler table, and nothing else.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
-use crate::handlers::{chat, misc, models};
+use crate::handlers::{admin, chat, misc, models, providers};
 use crate::middleware::request_context;
 use crate::state::AppState;
 
@@ -15,6 +15,25 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(misc::health))
         .route("/ai/chat", post(chat::chat))
         .route("/ai/models", get(models::list))
+        .route("/ai/providers", get(providers::list))
+        .route(
+            "/ai/providers/{provider}/key",
+            put(providers::put_key).delete(providers::delete_key),
+        )
+        .route(
+            "/ai/providers/{provider}/key/rotate",
+            post(providers::rotate_key),
+        )
+        .route(
+            "/admin/tenants",
+            post(admin::create_tenant).get(admin::list_tenants),
+        )
+        .route(
+            "/admin/tenants/{tenant_id}/keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route("/admin/keys/{key_id}", delete(admin::revoke_key))
+        .route("/admin/keys/{key_id}/revoke", post(admin::revoke_key))
         .fallback(misc::not_found)
         .method_not_allowed_fallback(misc::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

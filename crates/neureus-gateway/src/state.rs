@@ -7,12 +7,14 @@ use neureus_providers::anthropic::AnthropicProvider;
 use neureus_providers::openai::OpenaiProvider;
 use neureus_providers::workers_ai::WorkersAiProvider;
 use neureus_providers::{Credentials, HttpClient, Provider, ProviderError};
-use neureus_store::Store;
-use neureus_types::ProviderId;
+use neureus_store::crypto::Keyring;
+use neureus_store::{KeyringSource, Store};
+use neureus_types::{ProviderId, Secret};
 
 use crate::auth::AuthCache;
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, ProviderSettings};
+use crate::credentials::TenantKeys;
 
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +37,35 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     /// API-key cache.
     pub auth: AuthCache,
+    /// Master keyring and opened tenant provider keys.
+    pub tenant_keys: TenantKeys,
+    /// Bearer token of `/admin`.
+    pub admin_token: Secret,
     providers: [Arc<dyn Provider>; 3],
+}
+
+/// The secrets a gateway starts with.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Master keyring.
+    pub keyring: Keyring,
+    /// Where it came from (file mode reloads it during rotations).
+    pub source: KeyringSource,
+    /// Admin bearer token.
+    pub admin_token: Secret,
+}
+
+impl Keys {
+    /// Fresh in-memory keys, for tests.
+    pub fn ephemeral() -> Result<Keys, neureus_store::crypto::CryptoError> {
+        let (key, _) = neureus_store::crypto::MasterKey::generate()?;
+        let (_, token) = neureus_store::generate_api_key();
+        Ok(Keys {
+            keyring: Keyring::new(key, Vec::new()),
+            source: KeyringSource::Env,
+            admin_token: Secret::new(token),
+        })
+    }
 }
 
 /// Cheaply clonable handle on [`Inner`].
@@ -59,7 +89,7 @@ fn slot(p: ProviderId) -> usize {
 
 impl AppState {
     /// Builds the state with the real adapters.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<AppState, StateError> {
+    pub fn new(config: Config, store: Arc<dyn Store>, keys: Keys) -> Result<AppState, StateError> {
         let http = HttpClient::new(config.timeouts)?;
         let providers: [Arc<dyn Provider>; 3] = [
             Arc::new(AnthropicProvider::new(
@@ -75,6 +105,8 @@ impl AppState {
             catalog,
             store,
             auth: AuthCache::default(),
+            tenant_keys: TenantKeys::new(keys.keyring, keys.source),
+            admin_token: keys.admin_token,
             providers,
         })))
     }

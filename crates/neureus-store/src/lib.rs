@@ -1,12 +1,16 @@
 //! Storage: the [`Store`] trait the gateway depends on, tenant API keys (format, hashing,
 //! constant-time checks), and the SQLite backend. SQL is kept to what Postgres also accepts.
 
+pub mod byok;
+pub mod crypto;
+pub mod keyfile;
 mod keys;
 mod migrate;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use keyfile::{load_keyring, KeyringError, KeyringSource};
 pub use keys::{
     generate_api_key, hash_secret, parse_api_key, verify_secret, ApiKeyParts, KeyFormatError,
 };
@@ -75,7 +79,26 @@ pub struct NewApiKey {
     pub api_key: neureus_types::Secret,
 }
 
-/// Everything the gateway persists.
+/// A tenant's own key for one provider. `sealed` is `None` once deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderKeyRecord {
+    /// Owner.
+    pub tenant_id: String,
+    /// Provider name (`openai`, `anthropic`, `workers-ai`).
+    pub provider: String,
+    /// Bumped by every PUT, rotate and DELETE.
+    pub version: i64,
+    /// The sealed key, absent after DELETE.
+    pub sealed: Option<crypto::Sealed>,
+    /// Workers AI account id (not secret).
+    pub account_id: Option<String>,
+    /// Last four characters of the key, the only part ever shown.
+    pub last4: Option<String>,
+    /// Last change, unix milliseconds.
+    pub updated_at_ms: i64,
+}
+
+/// Everything the gateway persists. Every tenant-owned query takes the tenant id.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Applies pending migrations.
@@ -92,6 +115,59 @@ pub trait Store: Send + Sync {
     async fn find_api_key(&self, public_id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Public ids of keys revoked at or after `since_ms`.
     async fn revoked_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError>;
+    /// A tenant by id.
+    async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError>;
+    /// A tenant's API keys (hashes only), oldest first.
+    async fn list_api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyListing>, StoreError>;
+
+    /// A tenant's key for one provider (deleted rows included).
+    async fn get_provider_key(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderKeyRecord>, StoreError>;
+    /// All of a tenant's provider key rows.
+    async fn list_provider_keys(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<ProviderKeyRecord>, StoreError>;
+    /// Writes a row if the stored version is still `expected_version` (`None`: no row yet).
+    /// Returns whether it was written.
+    async fn write_provider_key(
+        &self,
+        rec: &ProviderKeyRecord,
+        expected_version: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Rows changed at or after `since_ms`: (tenant id, provider).
+    async fn provider_keys_changed_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every row that holds a sealed key (for master-key rotation).
+    async fn sealed_provider_keys(&self) -> Result<Vec<ProviderKeyRecord>, StoreError>;
+    /// Replaces a row's sealed fields if its version and master key id are unchanged.
+    async fn reseal_provider_key(
+        &self,
+        rec: &ProviderKeyRecord,
+        old_master_key_id: &str,
+        new: &crypto::Sealed,
+    ) -> Result<bool, StoreError>;
+
+    /// A named setting.
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a named setting.
+    async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// An API key as listed to its owner's admin: never the secret or its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyListing {
+    /// `key_…`
+    pub id: String,
+    /// Creation, unix milliseconds.
+    pub created_at_ms: i64,
+    /// Revocation, unix milliseconds.
+    pub revoked_at_ms: Option<i64>,
 }
 
 /// Now, in unix milliseconds.

@@ -3,10 +3,16 @@
 //! in the macro stack for every driver, and ours must also run the same files on Postgres.
 
 /// (version, SQL) for SQLite, in order.
-pub(crate) const SQLITE: &[(i64, &str)] = &[(
-    1,
-    include_str!("../migrations/sqlite/0001_tenants_and_keys.sql"),
-)];
+pub(crate) const SQLITE: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/sqlite/0001_tenants_and_keys.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_provider_keys.sql"),
+    ),
+];
 
 /// The bookkeeping table.
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS neureus_migrations (

@@ -7,8 +7,12 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::crypto::Sealed;
 use crate::keys::{generate_api_key, hash_secret};
-use crate::{migrate, new_id, now_ms, ApiKeyRecord, NewApiKey, Store, StoreError, Tenant};
+use crate::{
+    migrate, new_id, now_ms, ApiKeyListing, ApiKeyRecord, NewApiKey, ProviderKeyRecord, Store,
+    StoreError, Tenant,
+};
 
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
@@ -193,6 +197,211 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("public_id")?)).collect()
+    }
+
+    async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Tenant {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at_ms: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyListing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyListing {
+                    id: r.try_get("id")?,
+                    created_at_ms: r.try_get("created_at")?,
+                    revoked_at_ms: r.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn get_provider_key(
+        &self,
+        tenant_id: &str,
+        provider: &str,
+    ) -> Result<Option<ProviderKeyRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "{PK_SELECT} WHERE tenant_id = $1 AND provider = $2"
+        ))
+        .bind(tenant_id)
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(provider_key_row).transpose()
+    }
+
+    async fn list_provider_keys(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<ProviderKeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{PK_SELECT} WHERE tenant_id = $1 ORDER BY provider"
+        ))
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(provider_key_row).collect()
+    }
+
+    async fn write_provider_key(
+        &self,
+        rec: &ProviderKeyRecord,
+        expected_version: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let (mk, nonce, ct) = sealed_parts(rec.sealed.as_ref());
+        let result = match expected_version {
+            None => {
+                sqlx::query(
+                    "INSERT INTO provider_keys (tenant_id, provider, version, master_key_id, nonce, ciphertext, account_id, last4, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, provider) DO NOTHING",
+                )
+                .bind(&rec.tenant_id)
+                .bind(&rec.provider)
+                .bind(rec.version)
+                .bind(mk)
+                .bind(nonce)
+                .bind(ct)
+                .bind(&rec.account_id)
+                .bind(&rec.last4)
+                .bind(rec.updated_at_ms)
+                .execute(&self.pool)
+                .await?
+            }
+            Some(expected) => {
+                sqlx::query(
+                    "UPDATE provider_keys SET version = $1, master_key_id = $2, nonce = $3, ciphertext = $4,
+                     account_id = $5, last4 = $6, updated_at = $7
+                     WHERE tenant_id = $8 AND provider = $9 AND version = $10",
+                )
+                .bind(rec.version)
+                .bind(mk)
+                .bind(nonce)
+                .bind(ct)
+                .bind(&rec.account_id)
+                .bind(&rec.last4)
+                .bind(rec.updated_at_ms)
+                .bind(&rec.tenant_id)
+                .bind(&rec.provider)
+                .bind(expected)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn provider_keys_changed_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT tenant_id, provider FROM provider_keys WHERE updated_at >= $1")
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("provider")?)))
+            .collect()
+    }
+
+    async fn sealed_provider_keys(&self) -> Result<Vec<ProviderKeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{PK_SELECT} WHERE ciphertext IS NOT NULL ORDER BY tenant_id, provider"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(provider_key_row).collect()
+    }
+
+    async fn reseal_provider_key(
+        &self,
+        rec: &ProviderKeyRecord,
+        old_master_key_id: &str,
+        new: &Sealed,
+    ) -> Result<bool, StoreError> {
+        // updated_at is left alone: the key itself did not change, caches stay valid.
+        let r = sqlx::query(
+            "UPDATE provider_keys SET master_key_id = $1, nonce = $2, ciphertext = $3
+             WHERE tenant_id = $4 AND provider = $5 AND version = $6 AND master_key_id = $7",
+        )
+        .bind(&new.master_key_id)
+        .bind(&new.nonce)
+        .bind(&new.ciphertext)
+        .bind(&rec.tenant_id)
+        .bind(&rec.provider)
+        .bind(rec.version)
+        .bind(old_master_key_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("value")?)).transpose()
+    }
+
+    async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+const PK_SELECT: &str = "SELECT tenant_id, provider, version, master_key_id, nonce, ciphertext, account_id, last4, updated_at FROM provider_keys";
+
+fn provider_key_row(r: &sqlx::sqlite::SqliteRow) -> Result<ProviderKeyRecord, StoreError> {
+    let mk: Option<String> = r.try_get("master_key_id")?;
+    let nonce: Option<String> = r.try_get("nonce")?;
+    let ct: Option<String> = r.try_get("ciphertext")?;
+    let sealed = match (mk, nonce, ct) {
+        (Some(master_key_id), Some(nonce), Some(ciphertext)) => Some(Sealed {
+            master_key_id,
+            nonce,
+            ciphertext,
+        }),
+        _ => None,
+    };
+    Ok(ProviderKeyRecord {
+        tenant_id: r.try_get("tenant_id")?,
+        provider: r.try_get("provider")?,
+        version: r.try_get("version")?,
+        sealed,
+        account_id: r.try_get("account_id")?,
+        last4: r.try_get("last4")?,
+        updated_at_ms: r.try_get("updated_at")?,
+    })
+}
+
+fn sealed_parts(s: Option<&Sealed>) -> (Option<&str>, Option<&str>, Option<&str>) {
+    match s {
+        Some(s) => (Some(&s.master_key_id), Some(&s.nonce), Some(&s.ciphertext)),
+        None => (None, None, None),
     }
 }
 

@@ -32,6 +32,25 @@ pub enum Command {
     /// Manage tenant API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the master key that seals tenants' provider keys.
+    #[command(subcommand, name = "master-key")]
+    MasterKey(MasterKeyCommand),
+}
+
+/// `master-key …`
+#[derive(Debug, Subcommand)]
+pub enum MasterKeyCommand {
+    /// Re-seal every stored provider key under a new master key while gateways keep serving.
+    ///
+    /// File mode (no NEUREUS_MASTER_KEY): generates the new key into DATA_DIR/master.keys,
+    /// keeps the old one for opening until every key is re-sealed, then drops it. Env mode:
+    /// set NEUREUS_MASTER_KEY to the new key and NEUREUS_MASTER_KEY_PREVIOUS to the old one on
+    /// every replica first; this re-seals everything under NEUREUS_MASTER_KEY.
+    Rotate {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `serve` options.

@@ -76,7 +76,8 @@ pub async fn ensure_demo_tenant(config: &Config, store: &dyn Store) -> Result<()
     Ok(())
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

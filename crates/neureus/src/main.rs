@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo;
+mod keys;
 
 use std::io::Write;
 use std::path::Path;
@@ -14,7 +15,7 @@ use neureus_gateway::AppState;
 use neureus_store::{SqliteStore, Store};
 use serde_json::json;
 
-use cli::{Cli, Command, KeysCommand, TenantsCommand};
+use cli::{Cli, Command, KeysCommand, MasterKeyCommand, TenantsCommand};
 
 /// Writes a line to stdout: the CLI's output channel (logs go to stderr).
 fn out(line: &str) -> Result<()> {
@@ -158,6 +159,24 @@ async fn run(cli: Cli) -> Result<()> {
                 out(&format!("revoked {key_id}"))
             }
         }
+        Command::MasterKey(MasterKeyCommand::Rotate { json }) => {
+            let config = load_config(&cli, None)?;
+            let store = open_store(&config).await?;
+            let r = neureus_gateway::rotation::rotate(
+                &config,
+                store.as_ref(),
+                neureus_gateway::rotation::RELOAD_GRACE,
+            )
+            .await?;
+            if *json {
+                out(&json!({"masterKeyId": r.master_key_id, "resealed": r.resealed}).to_string())
+            } else {
+                out(&format!(
+                    "master key is now {}; {} stored provider keys re-sealed",
+                    r.master_key_id, r.resealed
+                ))
+            }
+        }
     }
 }
 
@@ -177,7 +196,8 @@ async fn serve(cli: &Cli, listen: Option<String>, demo: bool) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(config, store)?;
+    let keys = keys::startup_keys(&config, store.as_ref()).await?;
+    let state = AppState::new(config, store, keys)?;
     eprintln!("neureus listening on http://{addr}");
     neureus_gateway::serve(listener, state, shutdown_signal()).await?;
     eprintln!("neureus stopped");

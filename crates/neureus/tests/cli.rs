@@ -55,6 +55,8 @@ fn run_json(data_dir: &Path, args: &[&str]) -> Value {
 struct Server {
     child: Child,
     base: String,
+    /// Every stderr line so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -65,26 +67,191 @@ impl Drop for Server {
 }
 
 fn start_demo(data_dir: &Path) -> Server {
-    let mut child = bin()
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+    try_start(data_dir, &[]).expect("the gateway did not start")
+}
+
+/// Starts `serve --demo`; `Err(stderr)` if it exits before listening.
+fn try_start(data_dir: &Path, env: &[(&str, &str)]) -> Result<Server, String> {
+    let mut cmd = bin();
+    cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.strip_prefix("neureus listening on ") {
                 let _ = tx.send(addr.to_owned());
             }
+            sink.lock().unwrap().push(line);
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the gateway did not start");
-    Server { child, base }
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(base) => Ok(Server { child, base, log }),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = reader.join();
+            Err(log.lock().unwrap().join("\n"))
+        }
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map_while(Result::ok) {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn provider_keys_are_never_stored_or_logged_in_plain_text() {
+    let dir = temp_dir("byok");
+    let key = run_json(&dir, &["tenants", "create", "acme", "--json"])["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = "sk-plaintext-canary-AAAA1111";
+    let second = "sk-plaintext-canary-BBBB2222";
+    let server = try_start(&dir, &[("RUST_LOG", "debug")]).unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut rb = http
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send()
+    };
+    let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let r = call(
+        reqwest::Method::PUT,
+        "/ai/providers/openai/key",
+        Some(json!({"key": first})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains(first));
+    assert_eq!(
+        call(reqwest::Method::POST, "/ai/chat", Some(chat.clone()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = call(
+        reqwest::Method::POST,
+        "/ai/providers/openai/key/rotate",
+        Some(json!({"key": second})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        call(reqwest::Method::POST, "/ai/chat", Some(chat.clone()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let listing = call(reqwest::Method::GET, "/ai/providers", None)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("\"last4\":\"2222\"") && !listing.contains(second),
+        "{listing}"
+    );
+    let log = server.log.clone();
+    drop(server); // SIGKILL: whatever is on disk (WAL included) stays there to be scanned.
+
+    let all_files = files(&dir);
+    assert!(all_files
+        .iter()
+        .any(|f| f.to_string_lossy().contains("neureus.db")));
+    for f in &all_files {
+        let bytes = std::fs::read(f).unwrap();
+        for secret in [first, second] {
+            assert!(
+                !contains(&bytes, secret.as_bytes()),
+                "{} holds a provider key in plain text",
+                f.display()
+            );
+        }
+    }
+    let text = log.lock().unwrap().join("\n");
+    assert!(text.contains("DEBUG"), "the scan must cover debug output");
+    for secret in [first, second] {
+        assert!(
+            !text.contains(secret),
+            "the server output holds a provider key"
+        );
+    }
+
+    // Restart on the same data dir: the stored key still opens.
+    let server = start_demo(&dir);
+    let r = http
+        .get(format!("{}/ai/providers", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    let openai = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "openai")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (openai["source"].as_str(), openai["version"].as_i64()),
+        (Some("tenant"), Some(2))
+    );
+    let r = http
+        .post(format!("{}/ai/chat", server.base))
+        .bearer_auth(&key)
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    drop(server);
+
+    // A wrong master key fails at start, clearly, before serving anything.
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let err = try_start(&dir, &[("NEUREUS_MASTER_KEY", wrong)])
+        .err()
+        .expect("started with a wrong master key");
+    assert!(err.contains("master key does not match"), "{err}");
+    assert!(!err.contains(wrong));
+    let err = try_start(&dir, &[("NEUREUS_MASTER_KEY", "short")])
+        .err()
+        .expect("started with a malformed master key");
+    assert!(err.contains("NEUREUS_MASTER_KEY"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::auth::Tenant;
 use crate::catalog::{CatalogModel, AUTO};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::{stream_out, validate};
+use crate::{credentials, stream_out, validate};
 
 /// The non-streamed answer.
 #[derive(Debug, Serialize)]
@@ -48,8 +48,9 @@ pub struct Prepared {
 }
 
 /// Resolves the model and credentials.
-pub fn prepare(
+pub async fn prepare(
     state: &AppState,
+    tenant: &Tenant,
     req: &ChatRequest,
     started: Instant,
 ) -> Result<Prepared, ApiError> {
@@ -67,16 +68,7 @@ pub fn prepare(
         )));
     };
     let provider = model.entry.provider;
-    let Some(creds) = state.global_credentials(provider) else {
-        return Err(ApiError::new(
-            ErrorKind::ProviderUnavailable,
-            format!(
-                "no credentials for provider {provider} (model {}): {}",
-                model.entry.id,
-                AppState::credentials_hint(provider)
-            ),
-        ));
-    };
+    let (creds, _source) = credentials::resolve(state, &tenant.tenant_id, provider).await?;
     let span = tracing::Span::current();
     span.record("provider", provider.as_str());
     span.record("model", model.entry.id.as_str());
@@ -91,11 +83,11 @@ pub fn prepare(
 /// The handler.
 pub async fn chat(
     State(state): State<AppState>,
-    _tenant: Tenant,
+    tenant: Tenant,
     JsonBody(req): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let prep = prepare(&state, &req, started)?;
+    let prep = prepare(&state, &tenant, &req, started).await?;
     let provider = state.provider(prep.model.entry.provider).clone();
     // The canonical request goes to the adapter as is; the adapter uses the upstream id.
     if req.stream {

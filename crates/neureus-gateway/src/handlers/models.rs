@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::auth::Tenant;
 use crate::catalog::AUTO;
+use crate::credentials;
 use crate::state::AppState;
+use neureus_types::ProviderId;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,11 +33,19 @@ struct Pricing {
 }
 
 /// Lists every model with its data and whether this tenant can use it now.
-pub async fn list(State(state): State<AppState>, _tenant: Tenant) -> Json<serde_json::Value> {
+pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Json<serde_json::Value> {
+    let mut usable = [false; 3];
+    for (i, p) in ProviderId::ALL.into_iter().enumerate() {
+        usable[i] = credentials::usable(&state, &tenant.tenant_id, p).await;
+    }
     let mut views = Vec::new();
     for m in state.catalog.models() {
         let e = &m.entry;
-        let available = state.global_credentials(e.provider).is_some();
+        let available = ProviderId::ALL
+            .iter()
+            .position(|p| *p == e.provider)
+            .and_then(|i| usable.get(i).copied())
+            .unwrap_or(false);
         views.push(ModelView {
             id: &e.id,
             provider: Some(e.provider.as_str()),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use neureus_gateway::config::Config;
+use neureus_gateway::state::Keys;
 use neureus_gateway::AppState;
 use neureus_mock::MockServer;
 use neureus_providers::sse::SseDecoder;
@@ -41,6 +42,10 @@ impl TestGateway {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_keys(configure, Keys::ephemeral().unwrap()).await
+    }
+
+    pub async fn start_with_keys(configure: impl FnOnce(&mut Config), keys: Keys) -> Self {
         let mock = MockServer::start().await.unwrap();
         let mut config = Config::for_tests(
             &mock.openai_base(),
@@ -51,7 +56,7 @@ impl TestGateway {
         let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
         store.migrate().await.unwrap();
         let (tenant, key) = store.create_tenant("test").await.unwrap();
-        let state = AppState::new(config, store.clone()).unwrap();
+        let state = AppState::new(config, store.clone(), keys).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -97,8 +102,28 @@ impl TestGateway {
 
     /// A streamed call: every `data:` chunk with its arrival time.
     pub async fn stream_timed(&self, body: &Value) -> Vec<Timed> {
+        self.stream_timed_as(&self.key, body).await
+    }
+
+    /// A streamed call with another tenant's key.
+    pub async fn stream_as(&self, key: &str, body: &Value) -> Vec<Value> {
+        self.stream_timed_as(key, body)
+            .await
+            .into_iter()
+            .map(|t| t.json)
+            .collect()
+    }
+
+    async fn stream_timed_as(&self, key: &str, body: &Value) -> Vec<Timed> {
         let started = Instant::now();
-        let resp = self.post_chat(body).await;
+        let resp = self
+            .http
+            .post(self.url("/ai/chat"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(
             resp.status(),
             200,

@@ -7,6 +7,7 @@
 )]
 
 mod bad_input;
+mod byok;
 mod conformance;
 mod harness;
 mod resilience;

@@ -1,0 +1,41 @@
+//! Background work, each started from [`crate::serve`] and stopped with it: applying key
+//! revocations, tenant provider-key changes made by other processes, and master-keyring
+//! changes (a rotation by `neureus master-key rotate`).
+
+use std::time::Duration;
+
+use neureus_types::ProviderId;
+
+use crate::state::AppState;
+
+/// Polls the store every `every` and applies changes to the caches.
+pub async fn poll_changes(state: AppState, every: Duration) {
+    let mut since = neureus_store::now_ms();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = neureus_store::now_ms();
+        // Windows overlap by 2 s so a change written with a slightly older clock is seen.
+        let from = since - 2_000;
+        let revoked = state.store.revoked_since(from).await;
+        let changed = state.store.provider_keys_changed_since(from).await;
+        match (revoked, changed) {
+            (Ok(revoked), Ok(changed)) => {
+                for id in revoked {
+                    state.auth.mark_revoked(&id);
+                }
+                for (tenant, provider) in changed {
+                    if let Some(p) = ProviderId::parse(&provider) {
+                        state.tenant_keys.invalidate(&tenant, p);
+                    }
+                }
+                since = started;
+            }
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "cannot poll for changes"),
+        }
+        if state.tenant_keys.reload_keyring() {
+            state.tenant_keys.invalidate_all();
+        }
+    }
+}
