@@ -46,6 +46,10 @@ pub struct ModelEntry {
     /// Capability tags.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Tokens of this model per `o200k_base` token, for offline estimates (providers.md
+    /// §5); the provider's usual factor when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_factor: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +75,17 @@ impl CatalogModel {
             reasoning: entry.reasoning,
         };
         CatalogModel { entry, upstream }
+    }
+
+    /// The token-estimate factor (providers.md §5.3): exact for OpenAI, ~1.15 for Claude.
+    pub fn tokenizer_factor(&self) -> f64 {
+        self.entry
+            .tokenizer_factor
+            .unwrap_or(match self.entry.provider {
+                ProviderId::Openai => 1.0,
+                ProviderId::Anthropic => 1.15,
+                ProviderId::WorkersAi => 1.05,
+            })
     }
 
     /// Cost in USD of one call's usage.

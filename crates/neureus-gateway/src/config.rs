@@ -53,6 +53,12 @@ pub mod env {
     pub const TOTAL_TIMEOUT_MS: &str = "NEUREUS_TOTAL_TIMEOUT_MS";
     /// Largest accepted request body, bytes.
     pub const MAX_BODY_BYTES: &str = "NEUREUS_MAX_BODY_BYTES";
+    /// Trim conversations above this many tokens.
+    pub const TRIM_THRESHOLD_TOKENS: &str = "NEUREUS_TRIM_THRESHOLD_TOKENS";
+    /// Compress only older context of at least this many tokens.
+    pub const COMPRESS_MIN_TOKENS: &str = "NEUREUS_COMPRESS_MIN_TOKENS";
+    /// Compressor timeout, milliseconds.
+    pub const COMPRESS_TIMEOUT_MS: &str = "NEUREUS_COMPRESS_TIMEOUT_MS";
 }
 
 /// Where environment values come from (a `HashMap` in tests, so no test mutates the process
@@ -98,6 +104,9 @@ pub struct RawConfig {
     /// Provider settings.
     #[serde(default)]
     pub providers: RawProviders,
+    /// Pre-processing settings.
+    #[serde(default)]
+    pub preprocess: RawPreprocess,
     /// Catalog additions and overrides (matched by `id`).
     #[serde(default)]
     pub models: Vec<ModelEntry>,
@@ -115,6 +124,18 @@ pub struct RawTimeouts {
     pub idle_ms: Option<u64>,
     /// Whole call.
     pub total_ms: Option<u64>,
+}
+
+/// `[preprocess]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreprocess {
+    /// Trim above this many tokens (default 6000).
+    pub trim_threshold_tokens: Option<u64>,
+    /// Minimum older-context size to compress (default 500 tokens).
+    pub compress_min_tokens: Option<u64>,
+    /// Compressor timeout (default 10000 ms).
+    pub compress_timeout_ms: Option<u64>,
 }
 
 /// `[providers.*]`.
@@ -187,6 +208,8 @@ pub struct Config {
     pub workers_ai: ProviderSettings,
     /// Catalog overrides.
     pub models: Vec<ModelEntry>,
+    /// Pre-processing settings.
+    pub preprocess: crate::preprocess::Settings,
     /// `NEUREUS_MASTER_KEY`, when set.
     pub master_key: Option<Secret>,
     /// `NEUREUS_MASTER_KEY_PREVIOUS`, when set.
@@ -320,6 +343,24 @@ impl Config {
             raw.max_body_bytes.map(|b| b as u64),
             DEFAULT_MAX_BODY_BYTES as u64,
         );
+        let dp = crate::preprocess::Settings::default();
+        let preprocess = crate::preprocess::Settings {
+            trim_threshold_tokens: num(
+                env::TRIM_THRESHOLD_TOKENS,
+                raw.preprocess.trim_threshold_tokens,
+                dp.trim_threshold_tokens,
+            ),
+            compress_min_tokens: num(
+                env::COMPRESS_MIN_TOKENS,
+                raw.preprocess.compress_min_tokens,
+                dp.compress_min_tokens,
+            ),
+            compress_timeout: Duration::from_millis(num(
+                env::COMPRESS_TIMEOUT_MS,
+                raw.preprocess.compress_timeout_ms,
+                ms(dp.compress_timeout),
+            )),
+        };
         let p = raw.providers;
         let pick = |env_name: &str, file: Option<String>| src.get(env_name).or(file);
         let openai = ProviderSettings {
@@ -364,6 +405,7 @@ impl Config {
                 anthropic,
                 workers_ai,
                 models: raw.models,
+                preprocess,
                 master_key: src.get(env::MASTER_KEY).map(Secret::new),
                 master_key_previous: src.get(env::MASTER_KEY_PREVIOUS).map(Secret::new),
                 admin_token: src.get(env::ADMIN_TOKEN).map(Secret::new),
@@ -392,6 +434,7 @@ impl Config {
             anthropic: settings(anthropic, "sk-ant-test", None),
             workers_ai: settings(workers_ai, "cf-test-token", Some("acct123")),
             models: Vec::new(),
+            preprocess: crate::preprocess::Settings::default(),
             master_key: None,
             master_key_previous: None,
             admin_token: None,

@@ -11,11 +11,13 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod middleware;
+pub mod preprocess;
 pub mod rotation;
 pub mod routes;
 pub mod state;
 pub mod stream_out;
 pub mod tasks;
+pub mod tenant_settings;
 pub mod validate;
 
 use std::future::Future;

@@ -1,7 +1,7 @@
 //! The path → handler table, and nothing else.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
 use crate::handlers::{admin, chat, misc, models, providers};
@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
             "/admin/tenants",
             post(admin::create_tenant).get(admin::list_tenants),
         )
+        .route("/admin/tenants/{tenant_id}", patch(admin::patch_tenant))
         .route(
             "/admin/tenants/{tenant_id}/keys",
             post(admin::create_key).get(admin::list_keys),

@@ -41,6 +41,8 @@ pub struct Inner {
     pub tenant_keys: TenantKeys,
     /// Bearer token of `/admin`.
     pub admin_token: Secret,
+    /// Per-tenant settings.
+    pub tenant_settings: crate::tenant_settings::SettingsCache,
     providers: [Arc<dyn Provider>; 3],
 }
 
@@ -107,6 +109,7 @@ impl AppState {
             auth: AuthCache::default(),
             tenant_keys: TenantKeys::new(keys.keyring, keys.source),
             admin_token: keys.admin_token,
+            tenant_settings: crate::tenant_settings::SettingsCache::default(),
             providers,
         })))
     }

@@ -58,6 +58,8 @@ struct Final<'a> {
     latency_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<FinalError<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preprocessing: Option<&'a crate::preprocess::Report>,
 }
 
 #[derive(Serialize)]
@@ -127,12 +129,13 @@ impl State {
             input_tokens: self.usage.input_tokens,
             output_tokens: self.usage.output_tokens,
             cached_input_tokens: self.usage.cache_read_tokens,
-            cost_usd: m.cost_usd(&self.usage),
+            cost_usd: self.prep.cost_usd(&self.usage),
             latency_ms: u64::try_from(self.prep.started.elapsed().as_millis()).unwrap_or(u64::MAX),
             error: error.map(|e| FinalError {
                 kind: e.kind.as_str(),
                 message: &e.message,
             }),
+            preprocessing: self.prep.preprocessing.as_ref(),
         })
     }
 }

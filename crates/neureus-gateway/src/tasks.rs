@@ -20,8 +20,12 @@ pub async fn poll_changes(state: AppState, every: Duration) {
         let from = since - 2_000;
         let revoked = state.store.revoked_since(from).await;
         let changed = state.store.provider_keys_changed_since(from).await;
-        match (revoked, changed) {
-            (Ok(revoked), Ok(changed)) => {
+        let tenants = state.store.tenants_changed_since(from).await;
+        match (revoked, changed, tenants) {
+            (Ok(revoked), Ok(changed), Ok(tenants)) => {
+                for t in tenants {
+                    state.tenant_settings.invalidate(&t);
+                }
                 for id in revoked {
                     state.auth.mark_revoked(&id);
                 }
@@ -32,7 +36,9 @@ pub async fn poll_changes(state: AppState, every: Duration) {
                 }
                 since = started;
             }
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "cannot poll for changes"),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                tracing::warn!(error = %e, "cannot poll for changes")
+            }
         }
         if state.tenant_keys.reload_keyring() {
             state.tenant_keys.invalidate_all();

@@ -153,6 +153,13 @@ pub trait Store: Send + Sync {
         new: &crypto::Sealed,
     ) -> Result<bool, StoreError>;
 
+    /// A tenant's settings (a JSON object; `{}` when none).
+    async fn tenant_settings(&self, tenant_id: &str) -> Result<Option<String>, StoreError>;
+    /// Replaces a tenant's settings; `false` if no such tenant.
+    async fn set_tenant_settings(&self, tenant_id: &str, json: &str) -> Result<bool, StoreError>;
+    /// Tenants whose settings changed at or after `since_ms`.
+    async fn tenants_changed_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError>;
+
     /// A named setting.
     async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError>;
     /// Sets a named setting.

@@ -12,6 +12,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_provider_keys.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_tenant_settings.sql"),
+    ),
 ];
 
 /// The bookkeeping table.

@@ -353,6 +353,32 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn tenant_settings(&self, tenant_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT settings FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("settings")?)).transpose()
+    }
+
+    async fn set_tenant_settings(&self, tenant_id: &str, json: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE tenants SET settings = $1, updated_at = $2 WHERE id = $3")
+            .bind(json)
+            .bind(now_ms())
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn tenants_changed_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM tenants WHERE updated_at >= $1")
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
             .bind(name)

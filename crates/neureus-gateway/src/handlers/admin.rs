@@ -132,3 +132,35 @@ pub async fn revoke_key(
     }
     Ok(Json(json!({"keyId": key_id, "revoked": true})))
 }
+
+/// `PATCH /admin/tenants/{tenantId}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    settings: crate::tenant_settings::TenantSettings,
+}
+
+/// `PATCH /admin/tenants/{tenantId}`: replaces the tenant's settings.
+pub async fn patch_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<TenantPatch>,
+) -> Result<Json<Value>, ApiError> {
+    if body.settings.trim_threshold_tokens == Some(0) {
+        return Err(ApiError::invalid(
+            "settings.trimThresholdTokens must be at least 1",
+        ));
+    }
+    let json = serde_json::to_string(&body.settings).map_err(ApiError::internal)?;
+    if !state.store.set_tenant_settings(&tenant_id, &json).await? {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("tenant {tenant_id} not found"),
+        ));
+    }
+    state.tenant_settings.invalidate(&tenant_id);
+    Ok(Json(
+        json!({"tenantId": tenant_id, "settings": body.settings}),
+    ))
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use neureus_providers::Credentials;
@@ -15,7 +16,7 @@ use crate::catalog::{CatalogModel, AUTO};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::{credentials, stream_out, validate};
+use crate::{credentials, preprocess, stream_out, tenant_settings, validate};
 
 /// The non-streamed answer.
 #[derive(Debug, Serialize)]
@@ -33,6 +34,8 @@ pub struct ChatResponseBody {
     cached_input_tokens: u64,
     cost_usd: f64,
     latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preprocessing: Option<preprocess::Report>,
 }
 
 /// Everything decided before the upstream call.
@@ -45,6 +48,18 @@ pub struct Prepared {
     pub log_id: String,
     /// When the request arrived.
     pub started: Instant,
+    /// Cost of pre-processing (the compressor), added to the request's cost.
+    pub extra_cost_usd: f64,
+    /// Pre-processing stats, returned with `x-neureus-debug: true`.
+    pub preprocessing: Option<preprocess::Report>,
+}
+
+impl Prepared {
+    /// The request's total cost for the main call's usage.
+    pub fn cost_usd(&self, usage: &neureus_types::Usage) -> f64 {
+        let total = self.model.cost_usd(usage) + self.extra_cost_usd;
+        (total * 1e10).round() / 1e10
+    }
 }
 
 /// Resolves the model and credentials.
@@ -77,6 +92,8 @@ pub async fn prepare(
         creds,
         log_id: neureus_store::new_id("log"),
         started,
+        extra_cost_usd: 0.0,
+        preprocessing: None,
     })
 }
 
@@ -84,10 +101,24 @@ pub async fn prepare(
 pub async fn chat(
     State(state): State<AppState>,
     tenant: Tenant,
-    JsonBody(req): JsonBody<ChatRequest>,
+    headers: HeaderMap,
+    JsonBody(mut req): JsonBody<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let prep = prepare(&state, &tenant, &req, started).await?;
+    let opts = preprocess::options::parse(&headers)?;
+    let mut prep = prepare(&state, &tenant, &req, started).await?;
+    let settings = tenant_settings::get(&state, &tenant.tenant_id).await?;
+    let report = preprocess::run(
+        &state,
+        &tenant.tenant_id,
+        &prep.model,
+        &mut req,
+        opts,
+        settings.trim_threshold_tokens,
+    )
+    .await;
+    prep.extra_cost_usd = report.totals.cost_usd;
+    prep.preprocessing = opts.debug.then_some(report);
     let provider = state.provider(prep.model.entry.provider).clone();
     // The canonical request goes to the adapter as is; the adapter uses the upstream id.
     if req.stream {
@@ -99,17 +130,17 @@ pub async fn chat(
         let resp = provider
             .chat(&req, &prep.model.upstream, &prep.creds)
             .await?;
-        Ok(Json(body(resp, &prep)).into_response())
+        Ok(Json(body(resp, &mut prep)).into_response())
     }
 }
 
-fn body(resp: ChatResponse, prep: &Prepared) -> ChatResponseBody {
+fn body(resp: ChatResponse, prep: &mut Prepared) -> ChatResponseBody {
     let m = &prep.model;
     ChatResponseBody {
         log_id: prep.log_id.clone(),
         model: m.entry.id.clone(),
         provider: m.entry.provider.as_str(),
-        cost_usd: m.cost_usd(&resp.usage),
+        cost_usd: prep.cost_usd(&resp.usage),
         input_tokens: resp.usage.input_tokens,
         output_tokens: resp.usage.output_tokens,
         cached_input_tokens: resp.usage.cache_read_tokens,
@@ -122,5 +153,6 @@ fn body(resp: ChatResponse, prep: &Prepared) -> ChatResponseBody {
         tool_calls: resp.tool_calls,
         reasoning: resp.reasoning,
         latency_ms: u64::try_from(prep.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        preprocessing: prep.preprocessing.take(),
     }
 }

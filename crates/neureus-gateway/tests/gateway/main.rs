@@ -10,4 +10,5 @@ mod bad_input;
 mod byok;
 mod conformance;
 mod harness;
+mod preprocess;
 mod resilience;
