@@ -110,6 +110,9 @@ pub struct RawConfig {
     /// Catalog additions and overrides (matched by `id`).
     #[serde(default)]
     pub models: Vec<ModelEntry>,
+    /// `auto` routing: category → ordered candidate model ids.
+    #[serde(default)]
+    pub routing: HashMap<String, Vec<String>>,
 }
 
 /// `[timeouts]`, milliseconds.
@@ -210,6 +213,8 @@ pub struct Config {
     pub models: Vec<ModelEntry>,
     /// Pre-processing settings.
     pub preprocess: crate::preprocess::Settings,
+    /// `auto` routing overrides.
+    pub routing: HashMap<String, Vec<String>>,
     /// `NEUREUS_MASTER_KEY`, when set.
     pub master_key: Option<Secret>,
     /// `NEUREUS_MASTER_KEY_PREVIOUS`, when set.
@@ -406,6 +411,7 @@ impl Config {
                 workers_ai,
                 models: raw.models,
                 preprocess,
+                routing: raw.routing,
                 master_key: src.get(env::MASTER_KEY).map(Secret::new),
                 master_key_previous: src.get(env::MASTER_KEY_PREVIOUS).map(Secret::new),
                 admin_token: src.get(env::ADMIN_TOKEN).map(Secret::new),
@@ -435,6 +441,7 @@ impl Config {
             workers_ai: settings(workers_ai, "cf-test-token", Some("acct123")),
             models: Vec::new(),
             preprocess: crate::preprocess::Settings::default(),
+            routing: HashMap::new(),
             master_key: None,
             master_key_previous: None,
             admin_token: None,

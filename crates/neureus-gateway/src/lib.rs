@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod preprocess;
 pub mod rotation;
 pub mod routes;
+pub mod routing;
 pub mod state;
 pub mod stream_out;
 pub mod tasks;

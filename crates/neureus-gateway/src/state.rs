@@ -25,6 +25,9 @@ pub enum StateError {
     /// HTTP client problem.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Routing table problem.
+    #[error("{0}")]
+    Routing(String),
 }
 
 /// Everything handlers share.
@@ -43,6 +46,10 @@ pub struct Inner {
     pub admin_token: Secret,
     /// Per-tenant settings.
     pub tenant_settings: crate::tenant_settings::SettingsCache,
+    /// `auto` routing table.
+    pub routing: crate::routing::RoutingTable,
+    /// `auto` session pins.
+    pub session_pins: crate::routing::SessionPins,
     providers: [Arc<dyn Provider>; 3],
 }
 
@@ -102,6 +109,8 @@ impl AppState {
             Arc::new(WorkersAiProvider::new(&config.workers_ai.base_url, http)),
         ];
         let catalog = Catalog::load(&config.models)?;
+        let routing = crate::routing::RoutingTable::new(&config.routing, &catalog)
+            .map_err(StateError::Routing)?;
         Ok(AppState(Arc::new(Inner {
             config,
             catalog,
@@ -110,6 +119,11 @@ impl AppState {
             tenant_keys: TenantKeys::new(keys.keyring, keys.source),
             admin_token: keys.admin_token,
             tenant_settings: crate::tenant_settings::SettingsCache::default(),
+            routing,
+            session_pins: crate::routing::SessionPins::new(
+                100_000,
+                std::time::Duration::from_secs(3600),
+            ),
             providers,
         })))
     }

@@ -59,6 +59,8 @@ struct Final<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<FinalError<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    routing: Option<&'a crate::routing::RoutingInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     preprocessing: Option<&'a crate::preprocess::Report>,
 }
 
@@ -135,6 +137,7 @@ impl State {
                 kind: e.kind.as_str(),
                 message: &e.message,
             }),
+            routing: self.prep.routing.as_ref(),
             preprocessing: self.prep.preprocessing.as_ref(),
         })
     }

@@ -16,7 +16,7 @@ use crate::catalog::{CatalogModel, AUTO};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::{credentials, preprocess, stream_out, tenant_settings, validate};
+use crate::{credentials, preprocess, routing, stream_out, tenant_settings, validate};
 
 /// The non-streamed answer.
 #[derive(Debug, Serialize)]
@@ -35,6 +35,8 @@ pub struct ChatResponseBody {
     cost_usd: f64,
     latency_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    routing: Option<routing::RoutingInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     preprocessing: Option<preprocess::Report>,
 }
 
@@ -52,6 +54,8 @@ pub struct Prepared {
     pub extra_cost_usd: f64,
     /// Pre-processing stats, returned with `x-neureus-debug: true`.
     pub preprocessing: Option<preprocess::Report>,
+    /// How `auto` chose the model.
+    pub routing: Option<routing::RoutingInfo>,
 }
 
 impl Prepared {
@@ -71,9 +75,19 @@ pub async fn prepare(
 ) -> Result<Prepared, ApiError> {
     validate::chat_request(req)?;
     if req.model == AUTO {
-        return Err(ApiError::invalid(
-            "model \"auto\" is not yet available; name a model from GET /ai/models",
-        ));
+        let routed = routing::route(state, &tenant.tenant_id, req).await?;
+        let span = tracing::Span::current();
+        span.record("provider", routed.model.entry.provider.as_str());
+        span.record("model", routed.model.entry.id.as_str());
+        return Ok(Prepared {
+            model: routed.model,
+            creds: routed.creds,
+            log_id: neureus_store::new_id("log"),
+            started,
+            extra_cost_usd: 0.0,
+            preprocessing: None,
+            routing: Some(routed.info),
+        });
     }
     let Some(model) = state.catalog.get(&req.model) else {
         return Err(ApiError::invalid(format!(
@@ -94,6 +108,7 @@ pub async fn prepare(
         started,
         extra_cost_usd: 0.0,
         preprocessing: None,
+        routing: None,
     })
 }
 
@@ -153,6 +168,7 @@ fn body(resp: ChatResponse, prep: &mut Prepared) -> ChatResponseBody {
         tool_calls: resp.tool_calls,
         reasoning: resp.reasoning,
         latency_ms: u64::try_from(prep.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        routing: prep.routing.take(),
         preprocessing: prep.preprocessing.take(),
     }
 }

@@ -70,8 +70,7 @@ pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Json<serde_j
         max_output_tokens: None,
         pricing: None,
         capabilities: vec!["routing"],
-        // Routing by "auto" lands with its own issue; until then it answers 400.
-        available: false,
+        available: usable.iter().any(|u| *u),
     };
     views.insert(0, auto);
     Json(serde_json::json!({ "models": views }))

@@ -52,10 +52,6 @@ async fn bad_requests_get_clear_400s() {
             "unknown model \"gpt-5-ultra\"",
         ),
         (
-            r#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#,
-            "not yet available",
-        ),
-        (
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"},{"role":"tool","toolCallId":"call_9","content":"x"}]}"#,
             "does not match a tool call",
         ),

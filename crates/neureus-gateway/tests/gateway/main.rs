@@ -12,3 +12,4 @@ mod conformance;
 mod harness;
 mod preprocess;
 mod resilience;
+mod routing;
