@@ -59,6 +59,10 @@ pub mod env {
     pub const COMPRESS_MIN_TOKENS: &str = "NEUREUS_COMPRESS_MIN_TOKENS";
     /// Compressor timeout, milliseconds.
     pub const COMPRESS_TIMEOUT_MS: &str = "NEUREUS_COMPRESS_TIMEOUT_MS";
+    /// Delete request logs older than this many days (0 keeps them).
+    pub const LOG_RETENTION_DAYS: &str = "NEUREUS_LOG_RETENTION_DAYS";
+    /// Store request and response bodies in logs for every tenant (`true`/`false`).
+    pub const LOG_BODIES: &str = "NEUREUS_LOG_BODIES";
 }
 
 /// Where environment values come from (a `HashMap` in tests, so no test mutates the process
@@ -107,6 +111,9 @@ pub struct RawConfig {
     /// Pre-processing settings.
     #[serde(default)]
     pub preprocess: RawPreprocess,
+    /// Request log settings.
+    #[serde(default)]
+    pub logs: RawLogs,
     /// Catalog additions and overrides (matched by `id`).
     #[serde(default)]
     pub models: Vec<ModelEntry>,
@@ -139,6 +146,22 @@ pub struct RawPreprocess {
     pub compress_min_tokens: Option<u64>,
     /// Compressor timeout (default 10000 ms).
     pub compress_timeout_ms: Option<u64>,
+}
+
+/// `[logs]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    /// Days to keep (default 30; 0 keeps forever).
+    pub retention_days: Option<u32>,
+    /// Store bodies for every tenant (default false).
+    pub store_bodies: Option<bool>,
+    /// Cap on each stored body (default 65536).
+    pub body_cap_bytes: Option<usize>,
+    /// Queue capacity (default 10000).
+    pub queue_capacity: Option<usize>,
+    /// Records per insert (default 500).
+    pub batch_size: Option<usize>,
 }
 
 /// `[providers.*]`.
@@ -215,6 +238,8 @@ pub struct Config {
     pub preprocess: crate::preprocess::Settings,
     /// `auto` routing overrides.
     pub routing: HashMap<String, Vec<String>>,
+    /// Request log settings.
+    pub logs: crate::logging::LogSettings,
     /// `NEUREUS_MASTER_KEY`, when set.
     pub master_key: Option<Secret>,
     /// `NEUREUS_MASTER_KEY_PREVIOUS`, when set.
@@ -366,6 +391,37 @@ impl Config {
                 ms(dp.compress_timeout),
             )),
         };
+        let dl = crate::logging::LogSettings::default();
+        let mut bad_bodies = None;
+        let store_bodies = match src.get(env::LOG_BODIES) {
+            None => raw.logs.store_bodies.unwrap_or(dl.store_bodies),
+            Some(v) => match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    bad_bodies = Some(v.clone());
+                    false
+                }
+            },
+        };
+        let logs = crate::logging::LogSettings {
+            retention_days: u32::try_from(num(
+                env::LOG_RETENTION_DAYS,
+                raw.logs.retention_days.map(u64::from),
+                u64::from(dl.retention_days),
+            ))
+            .unwrap_or(dl.retention_days),
+            store_bodies,
+            body_cap_bytes: raw.logs.body_cap_bytes.unwrap_or(dl.body_cap_bytes),
+            queue_capacity: raw.logs.queue_capacity.unwrap_or(dl.queue_capacity).max(1),
+            batch_size: raw.logs.batch_size.unwrap_or(dl.batch_size).max(1),
+        };
+        if let Some(v) = bad_bodies {
+            errors.push(ConfigError::Value {
+                name: env::LOG_BODIES.into(),
+                message: format!("{v:?} is not true or false"),
+            });
+        }
         let p = raw.providers;
         let pick = |env_name: &str, file: Option<String>| src.get(env_name).or(file);
         let openai = ProviderSettings {
@@ -412,6 +468,7 @@ impl Config {
                 models: raw.models,
                 preprocess,
                 routing: raw.routing,
+                logs,
                 master_key: src.get(env::MASTER_KEY).map(Secret::new),
                 master_key_previous: src.get(env::MASTER_KEY_PREVIOUS).map(Secret::new),
                 admin_token: src.get(env::ADMIN_TOKEN).map(Secret::new),
@@ -442,6 +499,7 @@ impl Config {
             models: Vec::new(),
             preprocess: crate::preprocess::Settings::default(),
             routing: HashMap::new(),
+            logs: crate::logging::LogSettings::default(),
             master_key: None,
             master_key_previous: None,
             admin_token: None,

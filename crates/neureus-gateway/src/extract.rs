@@ -17,7 +17,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Reads a request body within the configured limit (413 over it).
+pub async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    {
+        Bytes::from_request(req, state).await.map_err(|rej| {
             if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     ErrorKind::RequestTooLarge,
@@ -29,8 +37,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             } else {
                 ApiError::invalid(format!("cannot read the request body: {rej}"))
             }
-        })?;
-        parse_json(&bytes).map(JsonBody)
+        })
     }
 }
 

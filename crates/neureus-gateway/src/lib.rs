@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod logging;
 pub mod middleware;
 pub mod preprocess;
 pub mod rotation;

@@ -32,7 +32,19 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     if let Some(err) = resp.extensions().get::<ApiError>().cloned() {
         let _enter = span.enter();
         tracing::info!(status = err.kind.parts().0.as_u16(), kind = err.kind.as_str(), message = %err.message, "request failed");
-        resp = err.to_response(Some(&id));
+        let mut rendered = err.to_response(Some(&id));
+        // Keep headers the handler set (e.g. x-neureus-log-id); the body is re-rendered.
+        for (name, value) in resp.headers() {
+            if name != axum::http::header::CONTENT_TYPE
+                && name != axum::http::header::CONTENT_LENGTH
+            {
+                rendered
+                    .headers_mut()
+                    .entry(name)
+                    .or_insert_with(|| value.clone());
+            }
+        }
+        resp = rendered;
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);

@@ -4,7 +4,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use crate::handlers::{admin, chat, misc, models, providers};
+use crate::handlers::{admin, chat, logs, misc, models, providers};
 use crate::middleware::request_context;
 use crate::state::AppState;
 
@@ -16,6 +16,10 @@ pub fn app(state: AppState) -> Router {
         .route("/ai/chat", post(chat::chat))
         .route("/ai/models", get(models::list))
         .route("/ai/providers", get(providers::list))
+        .route("/ai/logs", get(logs::list))
+        .route("/ai/logs/{log_id}", get(logs::get))
+        .route("/ai/usage", get(logs::usage))
+        .route("/admin/stats", get(admin::stats))
         .route(
             "/ai/providers/{provider}/key",
             put(providers::put_key).delete(providers::delete_key),

@@ -50,6 +50,8 @@ pub struct Inner {
     pub routing: crate::routing::RoutingTable,
     /// `auto` session pins.
     pub session_pins: crate::routing::SessionPins,
+    /// Request log queue.
+    pub logs: Arc<crate::logging::LogWriter>,
     providers: [Arc<dyn Provider>; 3],
 }
 
@@ -111,6 +113,7 @@ impl AppState {
         let catalog = Catalog::load(&config.models)?;
         let routing = crate::routing::RoutingTable::new(&config.routing, &catalog)
             .map_err(StateError::Routing)?;
+        let logs = Arc::new(crate::logging::LogWriter::start(store.clone(), config.logs));
         Ok(AppState(Arc::new(Inner {
             config,
             catalog,
@@ -124,6 +127,7 @@ impl AppState {
                 100_000,
                 std::time::Duration::from_secs(3600),
             ),
+            logs,
             providers,
         })))
     }

@@ -45,3 +45,35 @@ pub async fn poll_changes(state: AppState, every: Duration) {
         }
     }
 }
+
+/// Deletes request logs older than the retention period, in small batches, every `every`.
+pub async fn retention(state: AppState, every: Duration) {
+    let days = state.config.logs.retention_days;
+    if days == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let cutoff = neureus_store::now_ms() - i64::from(days) * 86_400_000;
+        let mut total = 0u64;
+        loop {
+            match state.store.delete_logs_before(cutoff, 1_000).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    // Small batches with a pause keep the database responsive.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "log retention failed");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(deleted = total, days, "old request logs deleted");
+        }
+    }
+}

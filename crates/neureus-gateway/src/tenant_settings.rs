@@ -16,6 +16,9 @@ pub struct TenantSettings {
     /// Trim this tenant's conversations above this many tokens (operator default if unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_threshold_tokens: Option<u64>,
+    /// Store this tenant's request and response bodies in its logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_bodies: Option<bool>,
 }
 
 /// tenant id → settings.

@@ -80,6 +80,10 @@ struct Entry {
 struct Inner {
     scripts: HashMap<MockProvider, VecDeque<Script>>,
     recorded: Vec<Entry>,
+    /// Added before every default (unscripted) answer: simulated provider latency.
+    default_delay: std::time::Duration,
+    /// Do not keep request records (long benchmarks).
+    no_record: bool,
 }
 
 #[derive(Clone, Default)]
@@ -164,6 +168,16 @@ impl MockServer {
             .push_back(script);
     }
 
+    /// Simulated latency before every unscripted answer (demo, benchmarks).
+    pub fn set_default_delay(&self, d: std::time::Duration) {
+        self.shared.lock().default_delay = d;
+    }
+
+    /// Stops keeping request records (memory stays flat under long load tests).
+    pub fn set_recording(&self, on: bool) {
+        self.shared.lock().no_record = !on;
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared
@@ -234,11 +248,21 @@ fn record(
     let aborted = Arc::new(AtomicBool::new(false));
     let completed = Arc::new(AtomicBool::new(false));
     let mut inner = shared.lock();
+    let delay = inner.default_delay;
     let script = inner
         .scripts
         .get_mut(&provider)
         .and_then(VecDeque::pop_front)
-        .unwrap_or_else(|| Script::echo(&body, &model));
+        .unwrap_or_else(|| Script::echo(&body, &model).first_byte_delay(delay));
+    if inner.no_record {
+        return Call {
+            body,
+            model,
+            script,
+            aborted,
+            completed,
+        };
+    }
     inner.recorded.push(Entry {
         req: RecordedRequest {
             provider,

@@ -5,6 +5,7 @@ pub mod byok;
 pub mod crypto;
 pub mod keyfile;
 mod keys;
+pub mod logs;
 mod migrate;
 mod sqlite;
 
@@ -159,6 +160,33 @@ pub trait Store: Send + Sync {
     async fn set_tenant_settings(&self, tenant_id: &str, json: &str) -> Result<bool, StoreError>;
     /// Tenants whose settings changed at or after `since_ms`.
     async fn tenants_changed_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Inserts log records in one transaction.
+    async fn insert_logs(&self, records: &[logs::LogRecord]) -> Result<(), StoreError>;
+    /// A tenant's records, newest first, at most `limit`.
+    async fn list_logs(
+        &self,
+        tenant_id: &str,
+        filter: &logs::LogFilter,
+        limit: u32,
+    ) -> Result<Vec<logs::LogRecord>, StoreError>;
+    /// One of a tenant's records.
+    async fn get_log(
+        &self,
+        tenant_id: &str,
+        log_id: &str,
+    ) -> Result<Option<logs::LogRecord>, StoreError>;
+    /// Usage of a tenant between `from_ms` (inclusive) and `to_ms` (exclusive): totals, then
+    /// one row per group.
+    async fn usage(
+        &self,
+        tenant_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        group_by: logs::GroupBy,
+    ) -> Result<(logs::UsageRow, Vec<logs::UsageRow>), StoreError>;
+    /// Deletes up to `limit` records older than `before_ms`; returns how many.
+    async fn delete_logs_before(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError>;
 
     /// A named setting.
     async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError>;

@@ -16,6 +16,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_tenant_settings.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_request_logs.sql"),
+    ),
 ];
 
 /// The bookkeeping table.
@@ -23,3 +27,26 @@ pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS neureus_migrat
     version BIGINT PRIMARY KEY,
     applied_at BIGINT NOT NULL
 )";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_file_is_registered_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        assert_eq!(
+            files.len(),
+            super::SQLITE.len(),
+            "a migration file is not listed in SQLITE"
+        );
+        for (i, (v, _)) in super::SQLITE.iter().enumerate() {
+            assert_eq!(*v, i as i64 + 1);
+            assert!(files[i].starts_with(&format!("{:04}_", v)));
+        }
+    }
+}

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::crypto::Sealed;
 use crate::keys::{generate_api_key, hash_secret};
+use crate::logs::{cost_from_e10, cost_to_e10, GroupBy, LogFilter, LogRecord, UsageRow};
 use crate::{
     migrate, new_id, now_ms, ApiKeyListing, ApiKeyRecord, NewApiKey, ProviderKeyRecord, Store,
     StoreError, Tenant,
@@ -61,8 +62,13 @@ impl SqliteStore {
             if done.is_some() {
                 return Ok(());
             }
-            // Statement by statement: migrations hold no `;` inside literals.
-            for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            // Statement by statement, comment lines removed: migrations hold no `;` in literals.
+            let code: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for stmt in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 sqlx::query(stmt)
                     .execute(&mut *tx)
                     .await
@@ -379,6 +385,162 @@ impl Store for SqliteStore {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
+    async fn insert_logs(&self, records: &[LogRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        // SQLite allows 32766 bound parameters; 24 per row.
+        for chunk in records.chunks(1000) {
+            let mut qb = QueryBuilder::<Sqlite>::new(LOG_INSERT);
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.id)
+                    .push_bind(&r.tenant_id)
+                    .push_bind(&r.api_key_id)
+                    .push_bind(r.created_at_ms)
+                    .push_bind(&r.endpoint)
+                    .push_bind(&r.model_requested)
+                    .push_bind(&r.model)
+                    .push_bind(&r.provider)
+                    .push_bind(&r.category)
+                    .push_bind(i64::from(r.status))
+                    .push_bind(&r.error_type)
+                    .push_bind(&r.error_message)
+                    .push_bind(clamp(r.input_tokens))
+                    .push_bind(clamp(r.output_tokens))
+                    .push_bind(clamp(r.cached_tokens))
+                    .push_bind(cost_to_e10(r.cost_usd))
+                    .push_bind(clamp(r.latency_ms))
+                    .push_bind(r.ttft_ms.map(clamp))
+                    .push_bind(i64::from(r.streamed))
+                    .push_bind(&r.routing)
+                    .push_bind(&r.preprocessing)
+                    .push_bind(&r.metadata)
+                    .push_bind(&r.request_body)
+                    .push_bind(&r.response_body);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_logs(
+        &self,
+        tenant_id: &str,
+        f: &LogFilter,
+        limit: u32,
+    ) -> Result<Vec<LogRecord>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(LOG_SELECT);
+        qb.push(" WHERE tenant_id = ").push_bind(tenant_id);
+        if let Some(m) = &f.model {
+            qb.push(" AND model = ").push_bind(m);
+        }
+        if let Some(p) = &f.provider {
+            qb.push(" AND provider = ").push_bind(p);
+        }
+        if let Some(s) = f.status {
+            qb.push(" AND status = ").push_bind(i64::from(s));
+        }
+        if let Some(t) = f.from_ms {
+            qb.push(" AND created_at >= ").push_bind(t);
+        }
+        if let Some(t) = f.to_ms {
+            qb.push(" AND created_at < ").push_bind(t);
+        }
+        if let Some(b) = &f.before {
+            qb.push(" AND id < ").push_bind(b);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(log_row).collect()
+    }
+
+    async fn get_log(
+        &self,
+        tenant_id: &str,
+        log_id: &str,
+    ) -> Result<Option<LogRecord>, StoreError> {
+        let row = sqlx::query(&format!("{LOG_SELECT} WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant_id)
+            .bind(log_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(log_row).transpose()
+    }
+
+    async fn usage(
+        &self,
+        tenant_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        group_by: GroupBy,
+    ) -> Result<(UsageRow, Vec<UsageRow>), StoreError> {
+        // Day buckets are computed as integers (portable SQL) and named in Rust.
+        let key = match group_by {
+            GroupBy::Model => "COALESCE(model, '')",
+            GroupBy::Provider => "COALESCE(provider, '')",
+            GroupBy::Day => "CAST(created_at / 86400000 AS TEXT)",
+            GroupBy::ApiKey => "api_key_id",
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+        qb.push(key).push(
+            " AS k, COUNT(*) AS requests, COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+             COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost, \
+             COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
+             FROM request_logs WHERE tenant_id = ",
+        );
+        qb.push_bind(tenant_id)
+            .push(" AND created_at >= ")
+            .push_bind(from_ms)
+            .push(" AND created_at < ")
+            .push_bind(to_ms)
+            .push(" GROUP BY k ORDER BY k");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let mut groups = Vec::with_capacity(rows.len());
+        let mut total = UsageRow::default();
+        for r in &rows {
+            let k: String = r.try_get("k")?;
+            let row = UsageRow {
+                key: match group_by {
+                    GroupBy::Day => day_name(k.parse().unwrap_or(0)),
+                    _ => k,
+                },
+                requests: unclamp(r.try_get("requests")?),
+                input_tokens: unclamp(r.try_get("i")?),
+                output_tokens: unclamp(r.try_get("o")?),
+                cached_tokens: unclamp(r.try_get("c")?),
+                cost_usd: cost_from_e10(r.try_get("cost")?),
+                errors: unclamp(r.try_get("errors")?),
+            };
+            total.requests += row.requests;
+            total.input_tokens += row.input_tokens;
+            total.output_tokens += row.output_tokens;
+            total.cached_tokens += row.cached_tokens;
+            total.errors += row.errors;
+            total.cost_usd += row.cost_usd;
+            groups.push(row);
+        }
+        let cost_e10: i64 = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("cost").unwrap_or(0))
+            .sum();
+        total.cost_usd = cost_from_e10(cost_e10);
+        Ok((total, groups))
+    }
+
+    async fn delete_logs_before(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
             .bind(name)
@@ -397,6 +559,54 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
+}
+
+const LOG_INSERT: &str = "INSERT INTO request_logs (id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body) ";
+const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn unclamp(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Day number since the epoch → `YYYY-MM-DD`.
+fn day_name(day: i64) -> String {
+    crate::rfc3339(day * 86_400_000)
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn log_row(r: &sqlx::sqlite::SqliteRow) -> Result<LogRecord, StoreError> {
+    Ok(LogRecord {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        api_key_id: r.try_get("api_key_id")?,
+        created_at_ms: r.try_get("created_at")?,
+        endpoint: r.try_get("endpoint")?,
+        model_requested: r.try_get("model_requested")?,
+        model: r.try_get("model")?,
+        provider: r.try_get("provider")?,
+        category: r.try_get("category")?,
+        status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+        error_type: r.try_get("error_type")?,
+        error_message: r.try_get("error_message")?,
+        input_tokens: unclamp(r.try_get("input_tokens")?),
+        output_tokens: unclamp(r.try_get("output_tokens")?),
+        cached_tokens: unclamp(r.try_get("cached_tokens")?),
+        cost_usd: cost_from_e10(r.try_get("cost_e10")?),
+        latency_ms: unclamp(r.try_get("latency_ms")?),
+        ttft_ms: r.try_get::<Option<i64>, _>("ttft_ms")?.map(unclamp),
+        streamed: r.try_get::<i64, _>("streamed")? != 0,
+        routing: r.try_get("routing")?,
+        preprocessing: r.try_get("preprocessing")?,
+        metadata: r.try_get("metadata")?,
+        request_body: r.try_get("request_body")?,
+        response_body: r.try_get("response_body")?,
+    })
 }
 
 const PK_SELECT: &str = "SELECT tenant_id, provider, version, master_key_id, nonce, ciphertext, account_id, last4, updated_at FROM provider_keys";
@@ -435,6 +645,91 @@ fn sealed_parts(s: Option<&Sealed>) -> (Option<&str>, Option<&str>, Option<&str>
 mod tests {
     use super::*;
     use crate::parse_api_key;
+
+    fn rec(id: &str, tenant: &str, at: i64) -> LogRecord {
+        LogRecord {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            api_key_id: "key_x".into(),
+            created_at_ms: at,
+            endpoint: "/ai/chat".into(),
+            status: 200,
+            input_tokens: 10,
+            output_tokens: 5,
+            cost_usd: 0.000_123_4,
+            ..LogRecord::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn logs_insert_query_usage_and_retention() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let now = now_ms();
+        let old = now - 40 * 86_400_000;
+        let mut recs: Vec<LogRecord> = (0..2500)
+            .map(|i| {
+                rec(
+                    &format!("log_{i:06}"),
+                    "t1",
+                    if i < 1200 { old } else { now },
+                )
+            })
+            .collect();
+        recs.push(rec("log_other", "t2", now));
+        store.insert_logs(&recs).await.unwrap();
+        let (total, groups) = store.usage("t1", 0, now + 1, GroupBy::Day).await.unwrap();
+        assert_eq!(total.requests, 2500);
+        assert_eq!(groups.len(), 2);
+        // Exact cost sums: 2500 x 0.0001234.
+        assert_eq!(cost_to_e10(total.cost_usd), 2500 * 1_234_000);
+        assert!(
+            store.get_log("t1", "log_other").await.unwrap().is_none(),
+            "scoped by tenant"
+        );
+        let page = store
+            .list_logs(
+                "t1",
+                &LogFilter {
+                    before: Some("log_000010".into()),
+                    ..LogFilter::default()
+                },
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            page.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            [
+                "log_000009",
+                "log_000008",
+                "log_000007",
+                "log_000006",
+                "log_000005"
+            ]
+        );
+        // Retention deletes in batches until nothing old is left.
+        let cutoff = now - 30 * 86_400_000;
+        let mut deleted = 0;
+        loop {
+            let n = store.delete_logs_before(cutoff, 500).await.unwrap();
+            assert!(n <= 500);
+            if n == 0 {
+                break;
+            }
+            deleted += n;
+        }
+        assert_eq!(deleted, 1200);
+        assert_eq!(
+            store
+                .usage("t1", 0, now + 1, GroupBy::Model)
+                .await
+                .unwrap()
+                .0
+                .requests,
+            1300
+        );
+    }
 
     #[tokio::test]
     async fn tenants_keys_and_revocation() {

@@ -376,3 +376,57 @@ fn bad_cli_input_fails_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("NEUREUS_LISTEN"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn sigterm_drains_requests_and_flushes_their_records() {
+    let dir = temp_dir("sigterm");
+    let key = run_json(&dir, &["tenants", "create", "acme", "--json"])["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = try_start(&dir, &[("NEUREUS_DEMO_LATENCY_MS", "500")]).unwrap();
+    let http = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (http, base, key) = (http.clone(), server.base.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"model": "gpt-4o-mini", "stream": i % 2 == 0, "messages": [{"role": "user", "content": "hi"}]});
+            let resp = http.post(format!("{base}/ai/chat")).bearer_auth(key).json(&body).send().await.ok()?;
+            let id = resp.headers().get("x-neureus-log-id")?.to_str().ok()?.to_owned();
+            let ok = resp.status() == 200;
+            resp.text().await.ok()?;
+            ok.then_some(id)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut ids = Vec::new();
+    for t in tasks {
+        if let Some(id) = t.await.unwrap() {
+            ids.push(id);
+        }
+    }
+    let mut server = server;
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status:?}");
+    assert_eq!(ids.len(), 20, "every in-flight request was answered");
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("neureus stopped"), "{log}");
+    let store = neureus_store::SqliteStore::open_file(&dir.join("neureus.db"))
+        .await
+        .unwrap();
+    use neureus_store::Store;
+    let tenant = store.list_tenants().await.unwrap()[0].id.clone();
+    for id in &ids {
+        assert!(
+            store.get_log(&tenant, id).await.unwrap().is_some(),
+            "no record for answered request {id}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -164,3 +164,8 @@ pub async fn patch_tenant(
         json!({"tenantId": tenant_id, "settings": body.settings}),
     ))
 }
+
+/// `GET /admin/stats`: the request-log writer's counters (written, dropped, failed).
+pub async fn stats(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
+    Json(json!({ "logs": state.logs.counters() }))
+}

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use neureus_providers::Credentials;
 use neureus_types::{ChatRequest, ChatResponse, FinishReason, ToolCall};
 use serde::Serialize;
@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::auth::Tenant;
 use crate::catalog::{CatalogModel, AUTO};
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::extract;
+use crate::logging::Pending;
 use crate::state::AppState;
 use crate::{credentials, preprocess, routing, stream_out, tenant_settings, validate};
 
@@ -72,6 +73,7 @@ pub async fn prepare(
     tenant: &Tenant,
     req: &ChatRequest,
     started: Instant,
+    log_id: String,
 ) -> Result<Prepared, ApiError> {
     validate::chat_request(req)?;
     if req.model == AUTO {
@@ -82,7 +84,7 @@ pub async fn prepare(
         return Ok(Prepared {
             model: routed.model,
             creds: routed.creds,
-            log_id: neureus_store::new_id("log"),
+            log_id,
             started,
             extra_cost_usd: 0.0,
             preprocessing: None,
@@ -104,7 +106,7 @@ pub async fn prepare(
     Ok(Prepared {
         model: model.clone(),
         creds,
-        log_id: neureus_store::new_id("log"),
+        log_id,
         started,
         extra_cost_usd: 0.0,
         preprocessing: None,
@@ -112,19 +114,77 @@ pub async fn prepare(
     })
 }
 
-/// The handler.
-pub async fn chat(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    headers: HeaderMap,
-    JsonBody(mut req): JsonBody<ChatRequest>,
+/// Whether (and how much of) bodies are stored in this tenant's logs.
+pub fn body_cap(state: &AppState, settings: &tenant_settings::TenantSettings) -> Option<usize> {
+    let on = settings
+        .log_bodies
+        .unwrap_or(state.config.logs.store_bodies);
+    on.then_some(state.config.logs.body_cap_bytes)
+}
+
+/// The handler: every exit path leaves a log record.
+pub async fn chat(State(state): State<AppState>, tenant: Tenant, request: Request) -> Response {
+    let bodies = match tenant_settings::get(&state, &tenant.tenant_id).await {
+        Ok(s) => body_cap(&state, &s),
+        Err(_) => None,
+    };
+    let mut log = Some(Pending::new(
+        state.logs.clone(),
+        &tenant,
+        "/ai/chat",
+        bodies,
+    ));
+    let log_id = log.as_ref().map(|l| l.rec.id.clone()).unwrap_or_default();
+    let result = run(&state, &tenant, request, &mut log).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(l) = log.as_mut() {
+                l.fail(&e);
+            }
+            e.into_response()
+        }
+    };
+    if let Some(l) = log.take() {
+        l.finish().await;
+    }
+    if let Ok(v) = HeaderValue::from_str(&log_id) {
+        resp.headers_mut().insert("x-neureus-log-id", v);
+    }
+    resp
+}
+
+async fn run(
+    state: &AppState,
+    tenant: &Tenant,
+    request: Request,
+    log: &mut Option<Pending>,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let opts = preprocess::options::parse(&headers)?;
-    let mut prep = prepare(&state, &tenant, &req, started).await?;
-    let settings = tenant_settings::get(&state, &tenant.tenant_id).await?;
+    let opts = preprocess::options::parse(request.headers())?;
+    let bytes = extract::read_body(request, state).await?;
+    let Some(l) = log.as_mut() else {
+        return Err(ApiError::internal("log record missing"));
+    };
+    if l.bodies.is_some() {
+        l.rec.request_body = l.body(&String::from_utf8_lossy(&bytes));
+    }
+    let mut req: ChatRequest = extract::parse_json(&bytes)?;
+    l.rec.model_requested = Some(req.model.clone());
+    l.rec.streamed = req.stream;
+    l.rec.metadata = req
+        .metadata
+        .as_ref()
+        .map(|m| serde_json::Value::Object(m.clone()).to_string());
+    let mut prep = prepare(state, tenant, &req, l.started(), l.rec.id.clone()).await?;
+    l.rec.model = Some(prep.model.entry.id.clone());
+    l.rec.provider = Some(prep.model.entry.provider.as_str().to_owned());
+    if let Some(r) = &prep.routing {
+        l.rec.category = Some(r.category.to_owned());
+        l.rec.routing = serde_json::to_string(r).ok();
+    }
+    let settings = tenant_settings::get(state, &tenant.tenant_id).await?;
     let report = preprocess::run(
-        &state,
+        state,
         &tenant.tenant_id,
         &prep.model,
         &mut req,
@@ -133,6 +193,8 @@ pub async fn chat(
     )
     .await;
     prep.extra_cost_usd = report.totals.cost_usd;
+    l.rec.cost_usd = prep.extra_cost_usd;
+    l.rec.preprocessing = serde_json::to_string(&report).ok();
     prep.preprocessing = opts.debug.then_some(report);
     let provider = state.provider(prep.model.entry.provider).clone();
     // The canonical request goes to the adapter as is; the adapter uses the upstream id.
@@ -140,12 +202,21 @@ pub async fn chat(
         let upstream = provider
             .chat_stream(&req, &prep.model.upstream, &prep.creds)
             .await?;
-        Ok(stream_out::respond(upstream, prep))
+        Ok(stream_out::respond(upstream, prep, log.take()))
     } else {
         let resp = provider
             .chat(&req, &prep.model.upstream, &prep.creds)
             .await?;
-        Ok(Json(body(resp, &mut prep)).into_response())
+        let out = body(resp, &mut prep);
+        l.rec.input_tokens = out.input_tokens;
+        l.rec.output_tokens = out.output_tokens;
+        l.rec.cached_tokens = out.cached_input_tokens;
+        l.rec.cost_usd = out.cost_usd;
+        let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
+        if l.bodies.is_some() {
+            l.rec.response_body = l.body(&json);
+        }
+        Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod logs;
 pub mod misc;
 pub mod models;
 pub mod providers;

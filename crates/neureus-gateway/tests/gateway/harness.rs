@@ -28,6 +28,7 @@ pub struct TestGateway {
     pub state: AppState,
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// One streamed chunk and when it arrived.
@@ -60,7 +61,7 @@ impl TestGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(neureus_gateway::serve(listener, state.clone(), async {
+        let server = tokio::spawn(neureus_gateway::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         TestGateway {
@@ -73,6 +74,17 @@ impl TestGateway {
             state,
             http: reqwest::Client::new(),
             shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Triggers a graceful shutdown (as SIGTERM does) and waits for it to finish.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
         }
     }
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod byok;
 mod conformance;
 mod harness;
+mod logs;
 mod preprocess;
 mod resilience;
 mod routing;

@@ -15,7 +15,14 @@ fn user(text: &str) -> Value {
 }
 
 /// (messages, tools, category, model, provider, upstream id)
-type Case = (Value, Option<Value>, &'static str, &'static str, MockProvider, &'static str);
+type Case = (
+    Value,
+    Option<Value>,
+    &'static str,
+    &'static str,
+    MockProvider,
+    &'static str,
+);
 
 #[tokio::test]
 async fn each_category_goes_to_its_default_model() {
