@@ -115,10 +115,22 @@ impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
+        // Anthropic's SDKs send the key as `x-api-key`; everything else as a bearer token.
+        let from_x_api_key;
+        let header = match parts
             .headers
             .get("authorization")
-            .and_then(|v| v.to_str().ok());
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(h) => Some(h),
+            None => match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+                Some(k) => {
+                    from_x_api_key = format!("Bearer {}", k.trim());
+                    Some(from_x_api_key.as_str())
+                }
+                None => None,
+            },
+        };
         let tenant = authenticate(state, header).await?;
         tracing::Span::current().record("tenant_id", tenant.tenant_id.as_str());
         Ok(tenant)

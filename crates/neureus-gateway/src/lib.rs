@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod compat;
 pub mod config;
 pub mod credentials;
 pub mod error;

@@ -4,7 +4,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
-use crate::handlers::{admin, chat, logs, misc, models, providers};
+use crate::handlers::{admin, chat, logs, misc, models, providers, v1};
 use crate::middleware::request_context;
 use crate::state::AppState;
 
@@ -16,6 +16,9 @@ pub fn app(state: AppState) -> Router {
         .route("/ai/chat", post(chat::chat))
         .route("/ai/models", get(models::list))
         .route("/ai/providers", get(providers::list))
+        .route("/v1/chat/completions", post(v1::chat_completions))
+        .route("/v1/messages", post(v1::messages))
+        .route("/v1/models", get(v1::models))
         .route("/ai/logs", get(logs::list))
         .route("/ai/logs/{log_id}", get(logs::get))
         .route("/ai/usage", get(logs::usage))

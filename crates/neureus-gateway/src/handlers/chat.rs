@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use neureus_providers::Credentials;
+use neureus_providers::{Credentials, EventStream};
 use neureus_types::{ChatRequest, ChatResponse, FinishReason, ToolCall};
 use serde::Serialize;
 
@@ -122,53 +122,23 @@ pub fn body_cap(state: &AppState, settings: &tenant_settings::TenantSettings) ->
     on.then_some(state.config.logs.body_cap_bytes)
 }
 
-/// The handler: every exit path leaves a log record.
-pub async fn chat(State(state): State<AppState>, tenant: Tenant, request: Request) -> Response {
-    let bodies = match tenant_settings::get(&state, &tenant.tenant_id).await {
-        Ok(s) => body_cap(&state, &s),
-        Err(_) => None,
-    };
-    let mut log = Some(Pending::new(
-        state.logs.clone(),
-        &tenant,
-        "/ai/chat",
-        bodies,
-    ));
-    let log_id = log.as_ref().map(|l| l.rec.id.clone()).unwrap_or_default();
-    let result = run(&state, &tenant, request, &mut log).await;
-    let mut resp = match result {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(l) = log.as_mut() {
-                l.fail(&e);
-            }
-            e.into_response()
-        }
-    };
-    if let Some(l) = log.take() {
-        l.finish().await;
-    }
-    if let Ok(v) = HeaderValue::from_str(&log_id) {
-        resp.headers_mut().insert("x-neureus-log-id", v);
-    }
-    resp
+/// What the pipeline produced.
+pub enum Answer {
+    /// A whole answer.
+    Full(ChatResponse),
+    /// A stream that has already yielded its first event.
+    Stream(EventStream),
 }
 
-async fn run(
+/// Runs a tenant's parsed request through the pipeline every surface shares: model choice
+/// (`auto` included), credentials, pre-processing, the provider call. Fills the log record.
+pub async fn execute(
     state: &AppState,
     tenant: &Tenant,
-    request: Request,
-    log: &mut Option<Pending>,
-) -> Result<Response, ApiError> {
-    let opts = preprocess::options::parse(request.headers())?;
-    let bytes = extract::read_body(request, state).await?;
-    let Some(l) = log.as_mut() else {
-        return Err(ApiError::internal("log record missing"));
-    };
-    if l.bodies.is_some() {
-        l.rec.request_body = l.body(&String::from_utf8_lossy(&bytes));
-    }
-    let mut req: ChatRequest = extract::parse_json(&bytes)?;
+    mut req: ChatRequest,
+    opts: preprocess::Options,
+    l: &mut Pending,
+) -> Result<(Answer, Prepared), ApiError> {
     l.rec.model_requested = Some(req.model.clone());
     l.rec.streamed = req.stream;
     l.rec.metadata = req
@@ -198,26 +168,112 @@ async fn run(
     prep.preprocessing = opts.debug.then_some(report);
     let provider = state.provider(prep.model.entry.provider).clone();
     // The canonical request goes to the adapter as is; the adapter uses the upstream id.
-    if req.stream {
-        let upstream = provider
-            .chat_stream(&req, &prep.model.upstream, &prep.creds)
-            .await?;
-        Ok(stream_out::respond(upstream, prep, log.take()))
+    let answer = if req.stream {
+        Answer::Stream(
+            provider
+                .chat_stream(&req, &prep.model.upstream, &prep.creds)
+                .await?,
+        )
     } else {
-        let resp = provider
-            .chat(&req, &prep.model.upstream, &prep.creds)
-            .await?;
-        let out = body(resp, &mut prep);
-        l.rec.input_tokens = out.input_tokens;
-        l.rec.output_tokens = out.output_tokens;
-        l.rec.cached_tokens = out.cached_input_tokens;
-        l.rec.cost_usd = out.cost_usd;
-        let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
-        if l.bodies.is_some() {
-            l.rec.response_body = l.body(&json);
-        }
-        Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
+        Answer::Full(
+            provider
+                .chat(&req, &prep.model.upstream, &prep.creds)
+                .await?,
+        )
+    };
+    Ok((answer, prep))
+}
+
+/// Records a whole answer's usage, cost and (when on) body.
+pub fn record_full(l: &mut Pending, prep: &Prepared, usage: &neureus_types::Usage, body: &str) {
+    l.rec.input_tokens = usage.input_tokens;
+    l.rec.output_tokens = usage.output_tokens;
+    l.rec.cached_tokens = usage.cache_read_tokens;
+    l.rec.cost_usd = prep.cost_usd(usage);
+    if l.bodies.is_some() {
+        l.rec.response_body = l.body(body);
     }
+}
+
+/// Reads and records the request body; returns it.
+pub async fn read_logged_body(
+    request: Request,
+    state: &AppState,
+    l: &mut Pending,
+) -> Result<bytes::Bytes, ApiError> {
+    let bytes = extract::read_body(request, state).await?;
+    if l.bodies.is_some() {
+        l.rec.request_body = l.body(&String::from_utf8_lossy(&bytes));
+    }
+    Ok(bytes)
+}
+
+/// Runs a surface's handler with a log record that every exit path submits, and puts its id
+/// in `x-neureus-log-id`.
+pub async fn logged(
+    state: &AppState,
+    tenant: &Tenant,
+    endpoint: &str,
+    f: impl AsyncFnOnce(&mut Option<Pending>) -> Result<Response, ApiError>,
+) -> Response {
+    let bodies = match tenant_settings::get(state, &tenant.tenant_id).await {
+        Ok(s) => body_cap(state, &s),
+        Err(_) => None,
+    };
+    let mut log = Some(Pending::new(state.logs.clone(), tenant, endpoint, bodies));
+    let log_id = log.as_ref().map(|l| l.rec.id.clone()).unwrap_or_default();
+    let mut resp = match f(&mut log).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(l) = log.as_mut() {
+                l.fail(&e);
+            }
+            e.into_response()
+        }
+    };
+    if let Some(l) = log.take() {
+        l.finish().await;
+    }
+    if let Ok(v) = HeaderValue::from_str(&log_id) {
+        resp.headers_mut().insert("x-neureus-log-id", v);
+    }
+    resp
+}
+
+/// `POST /ai/chat`.
+pub async fn chat(State(state): State<AppState>, tenant: Tenant, request: Request) -> Response {
+    let st = state.clone();
+    let t = tenant.clone();
+    logged(
+        &state,
+        &tenant,
+        "/ai/chat",
+        async move |log: &mut Option<Pending>| {
+            let opts = preprocess::options::parse(request.headers())?;
+            let Some(l) = log.as_mut() else {
+                return Err(ApiError::internal("log record missing"));
+            };
+            let bytes = read_logged_body(request, &st, l).await?;
+            let req: ChatRequest = extract::parse_json(&bytes)?;
+            let (answer, mut prep) = execute(&st, &t, req, opts, l).await?;
+            match answer {
+                Answer::Stream(up) => Ok(stream_out::respond(
+                    up,
+                    prep,
+                    log.take(),
+                    stream_out::ContractFormat,
+                )),
+                Answer::Full(resp) => {
+                    let usage = resp.usage;
+                    let out = body(resp, &mut prep);
+                    let json = serde_json::to_string(&out).map_err(ApiError::internal)?;
+                    record_full(l, &prep, &usage, &json);
+                    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
+                }
+            }
+        },
+    )
+    .await
 }
 
 fn body(resp: ChatResponse, prep: &mut Prepared) -> ChatResponseBody {

@@ -6,3 +6,4 @@ pub mod logs;
 pub mod misc;
 pub mod models;
 pub mod providers;
+pub mod v1;

@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod byok;
+mod compat;
 mod conformance;
 mod harness;
 mod logs;

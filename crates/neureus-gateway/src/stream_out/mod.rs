@@ -1,8 +1,14 @@
-//! The contract's SSE stream (§3 "Streaming"): one `data:` JSON chunk per upstream event,
-//! forwarded as it arrives, and a final `done` event with usage and cost — or with the error
-//! when the upstream fails after the first chunk. Dropping the response (client gone) drops
-//! the upstream stream, which closes the upstream connection.
+//! Streaming answers, forwarded chunk by chunk as they arrive. One driver owns what every
+//! surface shares — usage, the log record, time to first byte, output counted from what was
+//! sent, and the client going away (dropping the response drops the upstream stream, which
+//! closes the upstream connection) — and a [`Format`] renders the wire format: the contract's
+//! own events (`contract`), OpenAI chunks (`openai`) or Anthropic events (`anthropic`).
 
+pub mod anthropic;
+mod contract;
+pub mod openai;
+
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -10,7 +16,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use neureus_providers::EventStream;
-use neureus_types::{FinishReason, StreamEvent, ToolCallDelta, Usage};
+use neureus_types::{FinishReason, StreamEvent, Usage};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -18,62 +24,49 @@ use crate::handlers::chat::Prepared;
 use crate::logging::Pending;
 use crate::preprocess::tokens::Counter;
 
-#[derive(Serialize)]
-struct DeltaChunk<'a> {
-    delta: Delta<'a>,
-    done: bool,
+pub use contract::ContractFormat;
+
+/// How a stream ended, for the closing events.
+pub struct Ending<'a> {
+    /// Usage to report (upstream's, or counted when it failed or never said).
+    pub usage: Usage,
+    /// Finish reason (inferred when the upstream sent none).
+    pub finish: Option<FinishReason>,
+    /// The error after the first chunk, if any.
+    pub error: Option<&'a ApiError>,
+    /// The request.
+    pub prep: &'a Prepared,
+    /// Total cost, USD.
+    pub cost_usd: f64,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-enum Delta<'a> {
-    #[serde(rename = "content")]
-    Content(&'a str),
-    #[serde(rename = "reasoning")]
-    Reasoning(&'a str),
-    #[serde(rename = "toolCalls")]
-    ToolCalls([ToolCallChunk<'a>; 1]),
+/// A surface's wire format.
+pub trait Format: Send + 'static {
+    /// Events before the first delta (e.g. OpenAI's role chunk, Anthropic's `message_start`).
+    fn start(&mut self, _prep: &Prepared) -> Vec<Event> {
+        Vec::new()
+    }
+    /// Events for one content, reasoning or tool-call delta.
+    fn delta(&mut self, ev: &StreamEvent) -> Vec<Event>;
+    /// Closing events.
+    fn end(&mut self, end: &Ending<'_>) -> Vec<Event>;
 }
 
-#[derive(Serialize)]
-struct ToolCallChunk<'a> {
-    index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    arguments: &'a str,
+/// One SSE `data:` event holding `v` as JSON.
+pub fn json_event<T: Serialize>(v: &T) -> Option<Event> {
+    match serde_json::to_string(v) {
+        Ok(s) => Some(Event::default().data(s)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a stream chunk");
+            None
+        }
+    }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Final<'a> {
-    done: bool,
-    log_id: &'a str,
-    model: &'a str,
-    provider: &'a str,
-    finish_reason: Option<FinishReason>,
-    input_tokens: u64,
-    output_tokens: u64,
-    cached_input_tokens: u64,
-    cost_usd: f64,
-    latency_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<FinalError<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    routing: Option<&'a crate::routing::RoutingInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    preprocessing: Option<&'a crate::preprocess::Report>,
-}
-
-#[derive(Serialize)]
-struct FinalError<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    message: &'a str,
-}
-
-struct State {
+struct State<F: Format> {
+    format: F,
+    queue: VecDeque<Event>,
+    started: bool,
     upstream: EventStream,
     prep: Prepared,
     usage: Usage,
@@ -88,8 +81,8 @@ struct State {
     first_sent: bool,
 }
 
-impl State {
-    fn event_for(&mut self, ev: StreamEvent) -> Option<Event> {
+impl<F: Format> State<F> {
+    fn on_event(&mut self, ev: StreamEvent) {
         match &ev {
             StreamEvent::Content(t) | StreamEvent::Reasoning(t) => self.sent.push_str(t),
             StreamEvent::ToolCall(d) => self.sent.push_str(&d.arguments),
@@ -103,33 +96,25 @@ impl State {
                 );
             }
         }
-        let delta = match &ev {
-            StreamEvent::Content(t) => Delta::Content(t),
-            StreamEvent::Reasoning(t) => Delta::Reasoning(t),
-            StreamEvent::ToolCall(ToolCallDelta {
-                index,
-                id,
-                name,
-                arguments,
-            }) => {
-                self.saw_tool_call = true;
-                Delta::ToolCalls([ToolCallChunk {
-                    index: *index,
-                    id: id.as_deref(),
-                    name: name.as_deref(),
-                    arguments,
-                }])
-            }
+        match &ev {
             StreamEvent::Usage(u) => {
                 self.usage = *u;
-                return None;
+                return;
             }
             StreamEvent::Finish(f) => {
                 self.finish = Some(*f);
-                return None;
+                return;
             }
-        };
-        json_event(&DeltaChunk { delta, done: false })
+            StreamEvent::ToolCall(_) => self.saw_tool_call = true,
+            _ => {}
+        }
+        if !self.started {
+            self.started = true;
+            let evs = self.format.start(&self.prep);
+            self.queue.extend(evs);
+        }
+        let evs = self.format.delta(&ev);
+        self.queue.extend(evs);
     }
 
     /// Usage to record: as reported, with output tokens counted from what was sent when
@@ -170,12 +155,11 @@ impl State {
         }
     }
 
-    /// The closing event: with usage and cost, and the error if there was one.
-    fn final_event(&mut self, error: Option<&ApiError>) -> Option<Event> {
+    /// The closing events: with usage and cost, and the error if there was one.
+    fn finish(&mut self, error: Option<&ApiError>) {
         self.ended = true;
         let usage = self.effective_usage(error.is_some());
         self.fill_log(usage, error);
-        let m = &self.prep.model;
         let finish = self.finish.or(if error.is_some() {
             None
         } else if self.saw_tool_call {
@@ -183,38 +167,24 @@ impl State {
         } else {
             Some(FinishReason::Stop)
         });
-        json_event(&Final {
-            done: true,
-            log_id: &self.prep.log_id,
-            model: &m.entry.id,
-            provider: m.entry.provider.as_str(),
-            finish_reason: finish,
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cached_input_tokens: usage.cache_read_tokens,
-            cost_usd: self.prep.cost_usd(&usage),
-            latency_ms: u64::try_from(self.prep.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            error: error.map(|e| FinalError {
-                kind: e.kind.as_str(),
-                message: &e.message,
-            }),
-            routing: self.prep.routing.as_ref(),
-            preprocessing: self.prep.preprocessing.as_ref(),
-        })
-    }
-}
-
-fn json_event<T: Serialize>(v: &T) -> Option<Event> {
-    match serde_json::to_string(v) {
-        Ok(s) => Some(Event::default().data(s)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a stream chunk");
-            None
+        if !self.started {
+            self.started = true;
+            let evs = self.format.start(&self.prep);
+            self.queue.extend(evs);
         }
+        let ending = Ending {
+            usage,
+            finish,
+            error,
+            prep: &self.prep,
+            cost_usd: self.prep.cost_usd(&usage),
+        };
+        let evs = self.format.end(&ending);
+        self.queue.extend(evs);
     }
 }
 
-impl Drop for State {
+impl<F: Format> Drop for State<F> {
     fn drop(&mut self) {
         if !self.ended && self.log.is_some() {
             // The client went away mid-stream: record the usage seen so far (the Pending's
@@ -225,9 +195,17 @@ impl Drop for State {
     }
 }
 
-/// Streams the upstream events to the client.
-pub fn respond(upstream: EventStream, prep: Prepared, log: Option<Pending>) -> Response {
+/// Streams the upstream events to the client in `format`.
+pub fn respond<F: Format>(
+    upstream: EventStream,
+    prep: Prepared,
+    log: Option<Pending>,
+    format: F,
+) -> Response {
     let state = State {
+        format,
+        queue: VecDeque::new(),
+        started: false,
         upstream,
         prep,
         usage: Usage::default(),
@@ -240,25 +218,23 @@ pub fn respond(upstream: EventStream, prep: Prepared, log: Option<Pending>) -> R
     };
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         loop {
-            if st.ended {
-                return None;
+            if let Some(ev) = st.queue.pop_front() {
+                return Some((Ok::<Event, Infallible>(ev), st));
             }
-            let ev = match st.upstream.next().await {
-                Some(Ok(ev)) => st.event_for(ev),
-                None => st.final_event(None),
-                Some(Err(e)) => {
-                    let err = ApiError::from(e);
-                    tracing::warn!(kind = err.kind.as_str(), message = %err.message, "stream failed after the first chunk");
-                    st.final_event(Some(&err))
-                }
-            };
             if st.ended {
                 if let Some(l) = st.log.take() {
                     l.finish().await;
                 }
+                return None;
             }
-            if let Some(ev) = ev {
-                return Some((Ok::<Event, Infallible>(ev), st));
+            match st.upstream.next().await {
+                Some(Ok(ev)) => st.on_event(ev),
+                None => st.finish(None),
+                Some(Err(e)) => {
+                    let err = ApiError::from(e);
+                    tracing::warn!(kind = err.kind.as_str(), message = %err.message, "stream failed after the first chunk");
+                    st.finish(Some(&err));
+                }
             }
         }
     });
