@@ -156,9 +156,11 @@ impl AnthropicRequest {
                     }
                     // Thinking blocks passed back by multi-turn clients are not needed by other providers.
                     "thinking" | "redacted_thinking" if assistant => {}
-                    other => return Err(bad(format!(
+                    other => {
+                        return Err(bad(format!(
                         "messages[{i}].content[{j}]: block type {other:?} is not supported here"
-                    ))),
+                    )))
+                    }
                 }
             }
             if parts.is_empty() && calls.is_empty() {
