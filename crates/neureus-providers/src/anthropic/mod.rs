@@ -16,6 +16,15 @@ use translate::error_message;
 use crate::openai::body_bytes;
 use crate::{Credentials, EventStream, HttpClient, Provider, ProviderError, UpstreamModel};
 
+/// The upstream request body for `req` (what `chat` and `chat_stream` send).
+pub fn request_body(
+    req: &ChatRequest,
+    model: &UpstreamModel,
+    stream: bool,
+) -> Result<Vec<u8>, ProviderError> {
+    body_bytes(&translate::to_wire(req, model, stream))
+}
+
 /// The only API version the official SDKs send.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -55,7 +64,7 @@ impl Provider for AnthropicProvider {
         model: &UpstreamModel,
         creds: &Credentials,
     ) -> Result<ChatResponse, ProviderError> {
-        let body = body_bytes(&translate::to_wire(req, model, false))?;
+        let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
             .post(&self.url, &Self::headers(creds), body, error_message)
@@ -73,7 +82,7 @@ impl Provider for AnthropicProvider {
         model: &UpstreamModel,
         creds: &Credentials,
     ) -> Result<EventStream, ProviderError> {
-        let body = body_bytes(&translate::to_wire(req, model, true))?;
+        let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
             .post(&self.url, &Self::headers(creds), body, error_message)

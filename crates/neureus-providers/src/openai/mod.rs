@@ -18,6 +18,15 @@ pub(crate) use translate::{
 
 use crate::{Credentials, EventStream, HttpClient, Provider, ProviderError, UpstreamModel};
 
+/// The upstream request body for `req` (what `chat` and `chat_stream` send).
+pub fn request_body(
+    req: &ChatRequest,
+    model: &UpstreamModel,
+    stream: bool,
+) -> Result<Vec<u8>, ProviderError> {
+    body_bytes(&translate::to_wire(req, model, stream))
+}
+
 /// The OpenAI provider.
 #[derive(Debug, Clone)]
 pub struct OpenaiProvider {
@@ -60,7 +69,7 @@ impl Provider for OpenaiProvider {
         model: &UpstreamModel,
         creds: &Credentials,
     ) -> Result<ChatResponse, ProviderError> {
-        let body = body_bytes(&translate::to_wire(req, model, false))?;
+        let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
             .post(&self.url, &Self::headers(creds), body, error_message)
@@ -75,7 +84,7 @@ impl Provider for OpenaiProvider {
         model: &UpstreamModel,
         creds: &Credentials,
     ) -> Result<EventStream, ProviderError> {
-        let body = body_bytes(&translate::to_wire(req, model, true))?;
+        let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
             .post(&self.url, &Self::headers(creds), body, error_message)

@@ -19,6 +19,15 @@ use crate::{
     Credentials, EventStream, HttpClient, Provider, ProviderError, ReasoningStyle, UpstreamModel,
 };
 
+/// The upstream request body for `req` (what `chat` and `chat_stream` send).
+pub fn request_body(
+    req: &ChatRequest,
+    model: &UpstreamModel,
+    stream: bool,
+) -> Result<Vec<u8>, ProviderError> {
+    body_bytes(&translate::to_wire(req, model, stream))
+}
+
 /// The Workers AI provider.
 #[derive(Debug, Clone)]
 pub struct WorkersAiProvider {
