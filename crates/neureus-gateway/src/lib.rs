@@ -29,16 +29,21 @@ use std::time::Duration;
 pub use routes::app;
 pub use state::AppState;
 
-/// Serves `state` on `listener` until `shutdown` resolves; in-flight requests finish first.
+/// Serves `state` on `listener` until `shutdown` resolves. In-flight requests (streams
+/// included) finish first; then the request-log queue is flushed, so every request that got
+/// an answer has its record written before this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let poller = tokio::spawn(tasks::poll_changes(state.clone(), Duration::from_secs(1)));
-    let result = axum::serve(listener, app(state))
+    let retention = tokio::spawn(tasks::retention(state.clone(), Duration::from_secs(3_600)));
+    let result = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     poller.abort();
+    retention.abort();
+    state.logs.shutdown().await;
     result
 }
