@@ -661,6 +661,47 @@ mod tests {
         }
     }
 
+    async fn plan(store: &SqliteStore, sql: &str) -> String {
+        let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    /// The queries behind /ai/logs, /ai/usage and retention are served by indexes, so they
+    /// stay fast at millions of rows (a full scan would show as `SCAN request_logs`).
+    #[tokio::test]
+    async fn log_queries_use_their_indexes() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let list = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND model = 'm' AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+        assert!(
+            list.contains("request_logs_tenant_id_idx") && !list.contains("TEMP B-TREE"),
+            "{list}"
+        );
+        let usage = plan(&store, "SELECT model, COUNT(*) FROM request_logs WHERE tenant_id = 't' AND created_at >= 0 AND created_at < 10 GROUP BY model").await;
+        assert!(usage.contains("request_logs_tenant_created_idx"), "{usage}");
+        let retention = plan(
+            &store,
+            "SELECT id FROM request_logs WHERE created_at < 5 LIMIT 1000",
+        )
+        .await;
+        assert!(
+            retention.contains("request_logs_created_idx"),
+            "{retention}"
+        );
+        let one = plan(
+            &store,
+            &format!("{LOG_SELECT} WHERE tenant_id = 't' AND id = 'log_1'"),
+        )
+        .await;
+        assert!(!one.contains("SCAN request_logs"), "{one}");
+    }
+
     #[tokio::test]
     async fn logs_insert_query_usage_and_retention() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
