@@ -162,6 +162,8 @@ pub struct RawLogs {
     pub queue_capacity: Option<usize>,
     /// Records per insert (default 500).
     pub batch_size: Option<usize>,
+    /// Longest wait for a log batch to fill, milliseconds.
+    pub flush_interval_ms: Option<u64>,
 }
 
 /// `[providers.*]`.
@@ -415,6 +417,10 @@ impl Config {
             body_cap_bytes: raw.logs.body_cap_bytes.unwrap_or(dl.body_cap_bytes),
             queue_capacity: raw.logs.queue_capacity.unwrap_or(dl.queue_capacity).max(1),
             batch_size: raw.logs.batch_size.unwrap_or(dl.batch_size).max(1),
+            linger: raw
+                .logs
+                .flush_interval_ms
+                .map_or(dl.linger, std::time::Duration::from_millis),
         };
         if let Some(v) = bad_bodies {
             errors.push(ConfigError::Value {

@@ -38,6 +38,10 @@ pub struct LogSettings {
     pub body_cap_bytes: usize,
     /// Delete records older than this many days (0: keep forever).
     pub retention_days: u32,
+    /// How long the writer waits for a batch to fill before writing what it has. Larger
+    /// batches cost far less per record (one transaction, one statement); a flush request
+    /// writes at once.
+    pub linger: Duration,
 }
 
 impl Default for LogSettings {
@@ -48,6 +52,7 @@ impl Default for LogSettings {
             store_bodies: false,
             body_cap_bytes: 64 * 1024,
             retention_days: 30,
+            linger: Duration::from_millis(50),
         }
     }
 }
@@ -107,7 +112,13 @@ impl LogWriter {
     pub fn start(store: Arc<dyn Store>, settings: LogSettings) -> Self {
         let (tx, rx) = mpsc::channel(settings.queue_capacity.max(1));
         let counters = Arc::new(LogCounters::default());
-        let task = tokio::spawn(run(store, rx, counters.clone(), settings.batch_size.max(1)));
+        let task = tokio::spawn(run(
+            store,
+            rx,
+            counters.clone(),
+            settings.batch_size.max(1),
+            settings.linger,
+        ));
         LogWriter {
             tx,
             counters,
@@ -193,25 +204,38 @@ async fn run(
     mut rx: mpsc::Receiver<Msg>,
     counters: Arc<LogCounters>,
     batch: usize,
+    linger: Duration,
 ) {
     let mut msgs = Vec::with_capacity(batch);
     let mut records = Vec::with_capacity(batch);
+    let mut flushes = Vec::new();
     loop {
         if rx.recv_many(&mut msgs, batch).await == 0 {
             return;
         }
-        let mut flushes = Vec::new();
-        for m in msgs.drain(..) {
-            match m {
-                Msg::Record(r) => records.push(*r),
-                Msg::Flush(tx) => flushes.push(tx),
+        let deadline = tokio::time::Instant::now() + linger;
+        loop {
+            for m in msgs.drain(..) {
+                match m {
+                    Msg::Record(r) => records.push(*r),
+                    Msg::Flush(tx) => flushes.push(tx),
+                }
+            }
+            // Fill the batch until it is full, someone waits for a flush, or time is up.
+            if records.len() >= batch || !flushes.is_empty() {
+                break;
+            }
+            let room = batch - records.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut msgs, room)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
             }
         }
         if !records.is_empty() {
             write_batch(store.as_ref(), &records, &counters).await;
             records.clear();
         }
-        for f in flushes {
+        for f in flushes.drain(..) {
             let _ = f.send(());
         }
     }
@@ -347,6 +371,37 @@ impl Drop for Pending {
 mod tests {
     use super::*;
     use neureus_store::SqliteStore;
+
+    /// Records that arrive within the linger window go out as one batch, without a flush.
+    #[tokio::test]
+    async fn records_within_the_linger_window_share_one_batch() {
+        let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+        store.migrate().await.unwrap();
+        let w = Arc::new(LogWriter::start(
+            store.clone(),
+            LogSettings {
+                linger: Duration::from_millis(200),
+                ..LogSettings::default()
+            },
+        ));
+        let tenant = Tenant {
+            tenant_id: "t".into(),
+            key_id: "key_k".into(),
+        };
+        for _ in 0..25 {
+            Pending::new(w.clone(), &tenant, "/ai/chat", None)
+                .finish()
+                .await;
+        }
+        // Nothing is written before the window closes, everything is after it.
+        assert_eq!(w.counters().written, 0);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while w.counters().written < 25 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let c = w.counters();
+        assert_eq!((c.written, c.batches), (25, 1));
+    }
 
     #[tokio::test]
     async fn counts_written_and_dropped_and_flushes_on_shutdown() {

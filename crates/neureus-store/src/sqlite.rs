@@ -390,8 +390,19 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // SQLite allows 32766 bound parameters; 24 per row.
-        for chunk in records.chunks(1000) {
+        // Multi-row inserts in power-of-two sizes (256 rows at most: 24 parameters a row,
+        // SQLite allows 32766): at most nine distinct statements, each prepared once and
+        // then served from the connection's statement cache, where a statement per batch
+        // length would be parsed and planned anew for almost every batch.
+        let mut rest = records;
+        while !rest.is_empty() {
+            let n = if rest.len() >= 256 {
+                256
+            } else {
+                1 << rest.len().ilog2()
+            };
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
             let mut qb = QueryBuilder::<Sqlite>::new(LOG_INSERT);
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(&r.id)
