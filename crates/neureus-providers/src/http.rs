@@ -57,6 +57,10 @@ impl HttpClient {
             .connect_timeout(timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // Provider APIs never redirect a POST, and retries are ours to decide (a retried
+            // chat costs tokens twice): both layers off, which also keeps them off the hot path.
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
             .build()
             .map_err(|e| ProviderError::Connect(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient { client, timeouts })
