@@ -32,10 +32,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REL = ROOT / "target" / "release"
-CHAT_OPENAI = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello, how are you today?"}]})
-CHAT_GATEWAY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello, how are you today?"}]})
-STREAM_OPENAI = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Write a poem."}]})
+def compact(v):
+    return json.dumps(v, separators=(",", ":"))
+
+
+CHAT_OPENAI = compact({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello, how are you today?"}]})
+CHAT_GATEWAY = CHAT_OPENAI
+STREAM_OPENAI = compact({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "Write a poem."}]})
 STREAM_GATEWAY = STREAM_OPENAI
+# Streams: the first token at once, then STREAM_CHUNKS tokens STREAM_GAP_MS apart (2 s), so
+# with starts spread over RAMP_MS all 1,000 streams are open together.
+STREAM_CHUNKS, STREAM_GAP_MS, RAMP_MS = 40, 50, 1000
 LITELLM_VERSION = "1.74.9"  # never 1.82.7 or 1.82.8 (compromised releases)
 PORTKEY_VERSION = "1.15.2"
 
@@ -111,11 +118,16 @@ def rss_mb(pid):
     return None
 
 
-def streamload(url, body, auth, streams):
-    cmd = pinned(0, [str(REL / "streamload"), "--url", url, "--body", body, "--streams", str(streams), "--stall-ms", "2000", "--timeout-s", "60"])
+def streamload(url, body, auth, streams, concurrency=None, ramp_ms=0, keepalive=False):
+    cmd = pinned(0, [str(REL / "streamload"), "--url", url, "--body", body, "--streams", str(streams),
+                     "--stall-ms", "2000", "--timeout-s", "60", "--ramp-ms", str(ramp_ms)])
+    if concurrency:
+        cmd += ["--concurrency", str(concurrency)]
+    if keepalive:
+        cmd += ["--keepalive", "1"]
     if auth:
         cmd += ["--auth", auth]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -203,7 +215,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     results = {"machine": {"cpus": cpus(), "kernel": os.uname().release, "date": time.strftime("%Y-%m-%d")}, "duration_s": a.duration}
     try:
-        mock, mock_url, _ = start([str(REL / "fastmock"), "--chunks", "20", "--gap-ms", "50"], core=0)
+        mock, mock_url, _ = start([str(REL / "fastmock"), "--chunks", str(STREAM_CHUNKS), "--gap-ms", str(STREAM_GAP_MS)], core=0)
         bare, bare_url, _ = start([str(REL / "bareproxy"), "--upstream", mock_url], core=1)
         gw, gw_url, key, _ = setup_gateway(mock_url)
         targets = {
@@ -221,9 +233,16 @@ def main():
                 results["non_streaming"].setdefault(name, {})[f"c{c}"] = r
                 print(f"c={c:<3} {name:<11} {r['rps']:>9.0f} req/s  p50 {r['p50_us']:>7.0f} us  p99 {r['p99_us']:>7.0f} us  p99.9 {r['p999_us']:>7.0f} us  errors {r['errors'] + r['non2xx']}", flush=True)
         results["streaming"] = {}
-        for name, url, body, auth in (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
-                                       ("gateway", f"{gw_url}/ai/chat", STREAM_GATEWAY, key)):
-            r = streamload(url, body, auth, a.streams)
+        results["stream_ttfb"] = {}
+        stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
+                          ("gateway", f"{gw_url}/ai/chat", STREAM_GATEWAY, key))
+        for name, url, body, auth in stream_targets:
+            # Time to first byte at light load: 10 clients, one stream after another each.
+            r = streamload(url, body, auth, 200, concurrency=10, keepalive=True)
+            results["stream_ttfb"][name] = r
+            print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (10 concurrent, keep-alive)", flush=True)
+        for name, url, body, auth in stream_targets:
+            r = streamload(url, body, auth, a.streams, ramp_ms=RAMP_MS)
             results["streaming"][name] = r
             print(f"streams {name:<11} completed {r['completed']}/{r['streams']} stalled {r['stalled']} errors {r['errors']}  ttfb p50 {r['ttfb_ms']['p50']:.2f} ms p99 {r['ttfb_ms']['p99']:.2f} ms  gap p99 {r['gap_ms']['p99']:.1f} ms max {r['gap_ms']['max']:.1f} ms", flush=True)
         results["peak_rss_mb"] = {"gateway": peak_rss_mb(gw.pid), "bare_proxy": peak_rss_mb(bare.pid)}
@@ -234,6 +253,7 @@ def main():
     results["summary"] = summarize(results)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "chart.svg").write_text(chart(results))
+    (out / "figures.md").write_text(figures(results))
     print(json.dumps(results["summary"], indent=2))
 
 
@@ -247,7 +267,8 @@ def summarize(r):
         "added_vs_direct_p99_us": round(g1["p99_us"] - d1["p99_us"], 1),
         "throughput_ratio_c64": round(ns["gateway"]["c64"]["rps"] / ns["bare_proxy"]["c64"]["rps"], 3),
         "throughput_ratio_c16": round(ns["gateway"]["c16"]["rps"] / ns["bare_proxy"]["c16"]["rps"], 3),
-        "stream_ttfb_p50_diff_ms": round(r["streaming"]["gateway"]["ttfb_ms"]["p50"] - r["streaming"]["bare_proxy"]["ttfb_ms"]["p50"], 3),
+        "stream_ttfb_p50_diff_ms": round(r["stream_ttfb"]["gateway"]["ttfb_ms"]["p50"] - r["stream_ttfb"]["bare_proxy"]["ttfb_ms"]["p50"], 3),
+        "stream_ttfb_p99_diff_ms": round(r["stream_ttfb"]["gateway"]["ttfb_ms"]["p99"] - r["stream_ttfb"]["bare_proxy"]["ttfb_ms"]["p99"], 3),
         "stalled_streams": r["streaming"]["gateway"]["stalled"],
         "peak_rss_mb": r["peak_rss_mb"]["gateway"],
     }
@@ -260,6 +281,40 @@ def summarize(r):
         "stream TTFB within 0.2 ms of bare proxy": s["stream_ttfb_p50_diff_ms"] <= 0.2,
     }
     return s
+
+
+def figures(r):
+    """The figures as Markdown tables."""
+    ns = r["non_streaming"]
+    rows = ["| target | concurrency | req/s | p50 µs | p99 µs | p99.9 µs | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in ("direct", "bare_proxy", "gateway"):
+        for c in ("c1", "c16", "c64"):
+            v = ns[name][c]
+            rows.append(f"| {name} | {c[1:]} | {v['rps']:.0f} | {v['p50_us']:.0f} | {v['p99_us']:.0f} | {v['p999_us']:.0f} | {v['errors'] + v['non2xx']} |")
+    for p, v in r.get("peers", {}).items():
+        for c in ("c1", "c16"):
+            if c in v:
+                x = v[c]
+                rows.append(f"| {p} {v.get('version', '')} | {c[1:]} | {x['rps']:.0f} | {x['p50_us']:.0f} | {x['p99_us']:.0f} | {x['p999_us']:.0f} | {x['errors'] + x['non2xx']} |")
+    st = ["", "| stream time to first byte (10 clients) | p50 ms | p99 ms |", "|---|---:|---:|"]
+    for name, v in r["stream_ttfb"].items():
+        st.append(f"| {name} | {v['ttfb_ms']['p50']:.3f} | {v['ttfb_ms']['p99']:.3f} |")
+    st += ["", "| streams (1,000 concurrent) | completed | stalled | errors | TTFB p50 ms | TTFB p99 ms | gap p99 ms | gap max ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, v in r["streaming"].items():
+        st.append(f"| {name} | {v['completed']} | {v['stalled']} | {v['errors']} | {v['ttfb_ms']['p50']:.2f} | {v['ttfb_ms']['p99']:.2f} | {v['gap_ms']['p99']:.1f} | {v['gap_ms']['max']:.1f} |")
+    s = r["summary"]
+    tg = ["", "| target | measured | held |", "|---|---|---|"]
+    measured = {
+        "throughput >= 0.8x bare proxy at c=64": f"{s['throughput_ratio_c64']:.2f}x",
+        "own latency p50 <= 50 us (c=1)": f"{s['gateway_own_latency_p50_us']:.0f} µs",
+        "own latency p99 <= 150 us (c=1)": f"{s['gateway_own_latency_p99_us']:.0f} µs",
+        "peak RSS <= 64 MB with 1,000 streams": f"{s['peak_rss_mb']:.1f} MB",
+        "zero stalled streams": str(s["stalled_streams"]),
+        "stream TTFB within 0.2 ms of bare proxy": f"p50 {s['stream_ttfb_p50_diff_ms']:+.3f} ms, p99 {s['stream_ttfb_p99_diff_ms']:+.3f} ms",
+    }
+    for k, ok in s["targets"].items():
+        tg.append(f"| {k} | {measured[k]} | {'yes' if ok else 'NO'} |")
+    return "\n".join(rows + st + tg) + "\n"
 
 
 def chart(r):
