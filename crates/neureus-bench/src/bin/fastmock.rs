@@ -41,11 +41,14 @@ async fn handle(
         if i > chunks + 2 {
             return None;
         }
-        if i > 0 && i <= chunks {
+        // The role chunk and the first token go out at once (time to first byte measures
+        // time to the first token, through any hop); later tokens are `gap` apart.
+        if i > 1 && i <= chunks {
             tokio::time::sleep(gap).await;
         }
         let text = if i == 0 {
             "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1764000000,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n".to_owned()
+                + &chunk(" word0")
         } else if i <= chunks {
             chunk(&format!(" word{i}"))
         } else if i == chunks + 1 {

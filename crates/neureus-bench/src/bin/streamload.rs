@@ -1,6 +1,10 @@
-//! Holds `--streams` concurrent streaming requests against `--url` (POST `--body`, optional
-//! `--auth` bearer) and reports JSON: time to first byte, gaps between chunks, completed and
-//! stalled streams (no byte for `--stall-ms`, or not finished within `--timeout-s`).
+//! Runs `--streams` streaming requests against `--url` (POST `--body`, optional `--auth`
+//! bearer), `--concurrency` at a time (default: all at once), and reports JSON: time to first
+//! byte, gaps between chunks, completed and stalled streams (no byte for `--stall-ms`, or not
+//! finished within `--timeout-s`). `--ramp-ms` spreads the first requests' starts evenly over
+//! that time, so a thousand streams are open together without a thousand simultaneous
+//! connects (a SYN burst measures the kernel's accept queue, not the server).
+//! `--concurrency 1` measures unloaded time to first byte, stream after stream.
 
 use std::time::{Duration, Instant};
 
@@ -91,27 +95,46 @@ async fn main() {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
+        // `--keepalive 1` reuses connections (as a client streaming one answer after
+        // another would); by default every stream opens its own.
+        .pool_max_idle_per_host(if num("--keepalive", 0) == 1 { 64 } else { 0 })
         .build(connector);
+    let concurrency = (num("--concurrency", n as u64) as usize).clamp(1, n.max(1));
+    let ramp = Duration::from_millis(num("--ramp-ms", 0));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut tasks = Vec::with_capacity(concurrency);
+    for w in 0..concurrency {
         let (c, u, b, a) = (client.clone(), url.clone(), body.clone(), auth.clone());
+        // Worker w runs streams w, w + concurrency, … one after another.
+        let count = (n - w).div_ceil(concurrency);
+        let delay = ramp.mul_f64(w as f64 / concurrency as f64);
         tasks.push(tokio::spawn(async move {
-            tokio::time::timeout(timeout, one(c, u, b, a, stall))
+            tokio::time::sleep(delay).await;
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let r = tokio::time::timeout(
+                    timeout,
+                    one(c.clone(), u.clone(), b.clone(), a.clone(), stall),
+                )
                 .await
                 .unwrap_or(One {
                     stalled: true,
                     ..One::default()
-                })
+                });
+                out.push(r);
+            }
+            out
         }));
     }
     let mut results = Vec::with_capacity(n);
     for t in tasks {
-        results.push(t.await.unwrap_or(One {
-            error: true,
-            ..One::default()
-        }));
+        match t.await {
+            Ok(rs) => results.extend(rs),
+            Err(_) => results.push(One {
+                error: true,
+                ..One::default()
+            }),
+        }
     }
     let mut ttfb: Vec<f64> = results.iter().filter_map(|r| r.ttfb_ms).collect();
     let mut gaps: Vec<f64> = results
