@@ -106,8 +106,8 @@ impl AppState {
             Arc::new(AnthropicProvider::new(
                 &config.anthropic.base_url,
                 http.clone(),
-            )),
-            Arc::new(OpenaiProvider::new(&config.openai.base_url, http.clone())),
+            )?),
+            Arc::new(OpenaiProvider::new(&config.openai.base_url, http.clone())?),
             Arc::new(WorkersAiProvider::new(&config.workers_ai.base_url, http)),
         ];
         let catalog = Catalog::load(&config.models)?;

@@ -66,6 +66,12 @@ impl HttpClient {
         Ok(HttpClient { client, timeouts })
     }
 
+    /// Parses an upstream URL once, so requests do not parse (and IDNA-map) it again.
+    pub(crate) fn parse_url(url: &str) -> Result<reqwest::Url, ProviderError> {
+        reqwest::Url::parse(url)
+            .map_err(|e| ProviderError::Connect(format!("invalid upstream URL {url:?}: {e}")))
+    }
+
     /// The timeouts in force.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
@@ -75,7 +81,7 @@ impl HttpClient {
     /// becomes [`ProviderError::Upstream`] with the message `parse_error` reads from the body.
     pub(crate) async fn post(
         &self,
-        url: &str,
+        url: reqwest::Url,
         headers: &[(&'static str, String)],
         body: Vec<u8>,
         parse_error: ErrorParser,

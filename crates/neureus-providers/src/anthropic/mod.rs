@@ -31,17 +31,18 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The Anthropic provider.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
-    url: String,
+    url: reqwest::Url,
     http: HttpClient,
 }
 
 impl AnthropicProvider {
     /// `base_url` is used exactly as given: requests go to `{base_url}/v1/messages`.
-    pub fn new(base_url: &str, http: HttpClient) -> Self {
-        AnthropicProvider {
-            url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
+    /// Fails when the URL does not parse.
+    pub fn new(base_url: &str, http: HttpClient) -> Result<Self, ProviderError> {
+        Ok(AnthropicProvider {
+            url: HttpClient::parse_url(&format!("{}/v1/messages", base_url.trim_end_matches('/')))?,
             http,
-        }
+        })
     }
 
     fn headers(creds: &Credentials) -> [(&'static str, String); 2] {
@@ -67,7 +68,7 @@ impl Provider for AnthropicProvider {
         let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
-            .post(&self.url, &Self::headers(creds), body, error_message)
+            .post(self.url.clone(), &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         Ok(translate::from_wire(crate::http::parse_json(
@@ -85,7 +86,7 @@ impl Provider for AnthropicProvider {
         let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
-            .post(&self.url, &Self::headers(creds), body, error_message)
+            .post(self.url.clone(), &Self::headers(creds), body, error_message)
             .await?;
         self.http
             .event_stream(resp, started, AnthropicStream::new())

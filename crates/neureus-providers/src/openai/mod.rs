@@ -30,17 +30,21 @@ pub fn request_body(
 /// The OpenAI provider.
 #[derive(Debug, Clone)]
 pub struct OpenaiProvider {
-    url: String,
+    url: reqwest::Url,
     http: HttpClient,
 }
 
 impl OpenaiProvider {
     /// `base_url` is used exactly as given: requests go to `{base_url}/chat/completions`.
-    pub fn new(base_url: &str, http: HttpClient) -> Self {
-        OpenaiProvider {
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+    /// Fails when the URL does not parse.
+    pub fn new(base_url: &str, http: HttpClient) -> Result<Self, ProviderError> {
+        Ok(OpenaiProvider {
+            url: HttpClient::parse_url(&format!(
+                "{}/chat/completions",
+                base_url.trim_end_matches('/')
+            ))?,
             http,
-        }
+        })
     }
 
     fn headers(creds: &Credentials) -> [(&'static str, String); 1] {
@@ -72,7 +76,7 @@ impl Provider for OpenaiProvider {
         let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
-            .post(&self.url, &Self::headers(creds), body, error_message)
+            .post(self.url.clone(), &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         from_wire(crate::http::parse_json("OpenAI response", &bytes)?)
@@ -87,7 +91,7 @@ impl Provider for OpenaiProvider {
         let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
-            .post(&self.url, &Self::headers(creds), body, error_message)
+            .post(self.url.clone(), &Self::headers(creds), body, error_message)
             .await?;
         self.http
             .event_stream(resp, started, OpenaiStream::new())

@@ -89,6 +89,15 @@ fn error_bodies() {
     );
 }
 
+#[test]
+fn base_urls_are_parsed_once_at_start_and_bad_ones_refused() {
+    let http = crate::HttpClient::new(crate::Timeouts::default()).unwrap();
+    let p = super::OpenaiProvider::new("http://127.0.0.1:9/v1/", http.clone()).unwrap();
+    assert_eq!(p.url.as_str(), "http://127.0.0.1:9/v1/chat/completions");
+    let err = super::OpenaiProvider::new("not a url", http).unwrap_err();
+    assert!(err.to_string().contains("invalid upstream URL"), "{err}");
+}
+
 proptest! {
     #[test]
     fn any_split_gives_the_same_events(cuts in proptest::collection::vec(0usize..5000, 0..12)) {

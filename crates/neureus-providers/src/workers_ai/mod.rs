@@ -45,13 +45,17 @@ impl WorkersAiProvider {
         }
     }
 
-    fn url(&self, model: &UpstreamModel, creds: &Credentials) -> Result<String, ProviderError> {
+    fn url(
+        &self,
+        model: &UpstreamModel,
+        creds: &Credentials,
+    ) -> Result<reqwest::Url, ProviderError> {
         let Some(account) = creds.account_id.as_deref().filter(|a| !a.is_empty()) else {
             return Err(ProviderError::Credentials(
                 "Workers AI needs an account id (NEUREUS_WORKERS_AI_ACCOUNT_ID)".into(),
             ));
         };
-        Ok(format!(
+        HttpClient::parse_url(&format!(
             "{}/accounts/{account}/ai/run/{}",
             self.base, model.id
         ))
@@ -83,7 +87,7 @@ impl Provider for WorkersAiProvider {
         let url = self.url(model, creds)?;
         let (resp, started) = self
             .http
-            .post(&url, &Self::headers(creds), body, error_message)
+            .post(url, &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         translate::from_wire(
@@ -108,7 +112,7 @@ impl Provider for WorkersAiProvider {
         let url = self.url(model, creds)?;
         let (resp, started) = self
             .http
-            .post(&url, &Self::headers(creds), body, error_message)
+            .post(url, &Self::headers(creds), body, error_message)
             .await?;
         self.http.event_stream(resp, started, machine).await
     }
