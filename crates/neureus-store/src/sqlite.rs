@@ -21,6 +21,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
+/// Rows per multi-row INSERT statement, at most (a power of two).
+const INSERT_ROWS: usize = 32;
+
 impl SqliteStore {
     /// Opens (creating if missing) `sqlite://PATH` or `sqlite::memory:`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -390,14 +393,15 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // Multi-row inserts in power-of-two sizes (256 rows at most: 24 parameters a row,
-        // SQLite allows 32766): at most nine distinct statements, each prepared once and
-        // then served from the connection's statement cache, where a statement per batch
-        // length would be parsed and planned anew for almost every batch.
+        // Multi-row inserts in power-of-two sizes up to INSERT_ROWS: at most six distinct
+        // statements, each prepared once and then served from the connection's statement
+        // cache, where a statement per batch length would be parsed and planned anew for
+        // almost every batch. Larger statements save little CPU but cost memory: a 256-row
+        // INSERT compiles to a VDBE program of several hundred KB, kept per connection.
         let mut rest = records;
         while !rest.is_empty() {
-            let n = if rest.len() >= 256 {
-                256
+            let n = if rest.len() >= INSERT_ROWS {
+                INSERT_ROWS
             } else {
                 1 << rest.len().ilog2()
             };
