@@ -380,7 +380,8 @@ mod tests {
         let w = Arc::new(LogWriter::start(
             store.clone(),
             LogSettings {
-                linger: Duration::from_millis(200),
+                // Long enough that a slow CI machine still submits all 25 inside it.
+                linger: Duration::from_secs(1),
                 ..LogSettings::default()
             },
         ));
@@ -395,7 +396,7 @@ mod tests {
         }
         // Nothing is written before the window closes, everything is after it.
         assert_eq!(w.counters().written, 0);
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while w.counters().written < 25 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

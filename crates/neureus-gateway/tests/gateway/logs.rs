@@ -351,3 +351,61 @@ async fn shutdown_during_load_keeps_a_record_for_every_answer() {
     let c = gw.state.logs.counters();
     assert_eq!((c.written, c.dropped, c.failed), (30, 0, 0));
 }
+
+#[tokio::test]
+async fn retention_deletes_old_records_in_the_background() {
+    let gw = TestGateway::start_with(|c| c.logs.retention_days = 7).await;
+    let now = neureus_store::now_ms();
+    let rec = |id: &str, at: i64| neureus_store::logs::LogRecord {
+        id: id.into(),
+        tenant_id: gw.tenant_id.clone(),
+        api_key_id: gw.key_id.clone(),
+        created_at_ms: at,
+        endpoint: "/ai/chat".into(),
+        status: 200,
+        ..Default::default()
+    };
+    let old: Vec<_> = (0..2_500)
+        .map(|i| rec(&format!("log_old_{i:05}"), now - 8 * 86_400_000))
+        .collect();
+    gw.store.insert_logs(&old).await.unwrap();
+    gw.store
+        .insert_logs(&[rec("log_recent", now - 86_400_000)])
+        .await
+        .unwrap();
+    // The task the server runs, on a short interval (the server's is hourly).
+    let task = tokio::spawn(neureus_gateway::tasks::retention(
+        gw.state.clone(),
+        Duration::from_millis(50),
+    ));
+    let store = gw.store.clone();
+    let tenant = gw.tenant_id.clone();
+    let mut gone = false;
+    for _ in 0..200 {
+        if store
+            .get_log(&tenant, "log_old_02499")
+            .await
+            .unwrap()
+            .is_none()
+            && store
+                .get_log(&tenant, "log_old_00000")
+                .await
+                .unwrap()
+                .is_none()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    task.abort();
+    assert!(gone, "records older than the retention period are deleted");
+    assert!(
+        store
+            .get_log(&tenant, "log_recent")
+            .await
+            .unwrap()
+            .is_some(),
+        "newer records stay"
+    );
+}
