@@ -20,6 +20,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_request_logs.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_usage_hourly_and_log_filters.sql"),
+    ),
 ];
 
 /// The bookkeeping table.

@@ -1,5 +1,6 @@
 //! The embedded SQLite backend (WAL, so the CLI can write beside a running `serve`).
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -436,6 +437,23 @@ impl Store for SqliteStore {
             });
             qb.build().execute(&mut *tx).await?;
         }
+        // The hourly usage rows these records add to, in the same transaction.
+        for (k, v) in rollup(records) {
+            sqlx::query(USAGE_UPSERT)
+                .bind(k.tenant_id)
+                .bind(k.hour)
+                .bind(k.model)
+                .bind(k.provider)
+                .bind(k.api_key_id)
+                .bind(v.requests)
+                .bind(v.errors)
+                .bind(v.input_tokens)
+                .bind(v.output_tokens)
+                .bind(v.cached_tokens)
+                .bind(v.cost_e10)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -492,57 +510,39 @@ impl Store for SqliteStore {
         to_ms: i64,
         group_by: GroupBy,
     ) -> Result<(UsageRow, Vec<UsageRow>), StoreError> {
-        // Day buckets are computed as integers (portable SQL) and named in Rust.
-        let key = match group_by {
-            GroupBy::Model => "COALESCE(model, '')",
-            GroupBy::Provider => "COALESCE(provider, '')",
-            GroupBy::Day => "CAST(created_at / 86400000 AS TEXT)",
-            GroupBy::ApiKey => "api_key_id",
+        // Whole hours come from usage_hourly; the partial hours at either edge from the
+        // records themselves, so any range is exact.
+        // Saturating: `from` and `to` come from the caller and may be extreme.
+        let floor = |ms: i64| ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS);
+        let first_hour = if from_ms.rem_euclid(HOUR_MS) == 0 {
+            from_ms
+        } else {
+            floor(from_ms).saturating_add(HOUR_MS)
         };
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
-        qb.push(key).push(
-            " AS k, COUNT(*) AS requests, COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
-             COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost, \
-             COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors \
-             FROM request_logs WHERE tenant_id = ",
-        );
-        qb.push_bind(tenant_id)
-            .push(" AND created_at >= ")
-            .push_bind(from_ms)
-            .push(" AND created_at < ")
-            .push_bind(to_ms)
-            .push(" GROUP BY k ORDER BY k");
-        let rows = qb.build().fetch_all(&self.pool).await?;
-        let mut groups = Vec::with_capacity(rows.len());
-        let mut total = UsageRow::default();
-        for r in &rows {
-            let k: String = r.try_get("k")?;
-            let row = UsageRow {
-                key: match group_by {
-                    GroupBy::Day => day_name(k.parse().unwrap_or(0)),
-                    _ => k,
-                },
-                requests: unclamp(r.try_get("requests")?),
-                input_tokens: unclamp(r.try_get("i")?),
-                output_tokens: unclamp(r.try_get("o")?),
-                cached_tokens: unclamp(r.try_get("c")?),
-                cost_usd: cost_from_e10(r.try_get("cost")?),
-                errors: unclamp(r.try_get("errors")?),
-            };
-            total.requests += row.requests;
-            total.input_tokens += row.input_tokens;
-            total.output_tokens += row.output_tokens;
-            total.cached_tokens += row.cached_tokens;
-            total.errors += row.errors;
-            total.cost_usd += row.cost_usd;
-            groups.push(row);
+        let last_hour = floor(to_ms);
+        let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
+        if first_hour < last_hour {
+            self.usage_part(&mut sums, true, tenant_id, first_hour, last_hour, group_by)
+                .await?;
+            self.usage_part(&mut sums, false, tenant_id, from_ms, first_hour, group_by)
+                .await?;
+            self.usage_part(&mut sums, false, tenant_id, last_hour, to_ms, group_by)
+                .await?;
+        } else {
+            self.usage_part(&mut sums, false, tenant_id, from_ms, to_ms, group_by)
+                .await?;
         }
-        let cost_e10: i64 = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("cost").unwrap_or(0))
-            .sum();
-        total.cost_usd = cost_from_e10(cost_e10);
-        Ok((total, groups))
+        let mut total = Sums::default();
+        let mut groups = Vec::with_capacity(sums.len());
+        for (k, v) in sums {
+            total.add(&v);
+            let key = match group_by {
+                GroupBy::Day => day_name(k.parse().unwrap_or(0)),
+                _ => k,
+            };
+            groups.push(v.row(key));
+        }
+        Ok((total.row(String::new()), groups))
     }
 
     async fn delete_logs_before(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
@@ -553,6 +553,15 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await?;
+        if r.rows_affected() < u64::from(limit) {
+            // The last batch of this pass: usage rows of hours wholly before the cutoff go
+            // too, so usage and records cover the same period.
+            sqlx::query("DELETE FROM usage_hourly WHERE hour + $1 <= $2")
+                .bind(HOUR_MS)
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(r.rows_affected())
     }
 
@@ -588,6 +597,154 @@ fn unclamp(v: i64) -> u64 {
 }
 
 /// Day number since the epoch → `YYYY-MM-DD`.
+const HOUR_MS: i64 = 3_600_000;
+
+const USAGE_UPSERT: &str =
+    "INSERT INTO usage_hourly (tenant_id, hour, model, provider, api_key_id, \
+     requests, errors, input_tokens, output_tokens, cached_tokens, cost_e10) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT (tenant_id, hour, model, provider, api_key_id) DO UPDATE SET \
+     requests = usage_hourly.requests + excluded.requests, \
+     errors = usage_hourly.errors + excluded.errors, \
+     input_tokens = usage_hourly.input_tokens + excluded.input_tokens, \
+     output_tokens = usage_hourly.output_tokens + excluded.output_tokens, \
+     cached_tokens = usage_hourly.cached_tokens + excluded.cached_tokens, \
+     cost_e10 = usage_hourly.cost_e10 + excluded.cost_e10";
+
+/// Usage from the records, `{key}` being the group expression over `request_logs`.
+const USAGE_RAW: &str = "SELECT {key} AS k, COUNT(*) AS requests, \
+     COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors, \
+     COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+     COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost \
+     FROM request_logs WHERE tenant_id = ";
+
+/// Usage from the hourly sums, `{key}` being the group expression over `usage_hourly`.
+const USAGE_ROLLUP: &str = "SELECT {key} AS k, COALESCE(SUM(requests), 0) AS requests, \
+     COALESCE(SUM(errors), 0) AS errors, \
+     COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+     COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost \
+     FROM usage_hourly WHERE tenant_id = ";
+
+/// One hourly usage row's key.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct HourKey<'a> {
+    tenant_id: &'a str,
+    hour: i64,
+    model: &'a str,
+    provider: &'a str,
+    api_key_id: &'a str,
+}
+
+/// Sums, in the database's integer units.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Sums {
+    requests: i64,
+    errors: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_tokens: i64,
+    cost_e10: i64,
+}
+
+impl Sums {
+    /// One record's contribution.
+    fn of(r: &LogRecord) -> Sums {
+        Sums {
+            requests: 1,
+            errors: i64::from(r.status >= 400),
+            input_tokens: clamp(r.input_tokens),
+            output_tokens: clamp(r.output_tokens),
+            cached_tokens: clamp(r.cached_tokens),
+            cost_e10: cost_to_e10(r.cost_usd),
+        }
+    }
+
+    fn add(&mut self, o: &Sums) {
+        self.requests = self.requests.saturating_add(o.requests);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(o.cached_tokens);
+        self.cost_e10 = self.cost_e10.saturating_add(o.cost_e10);
+    }
+
+    fn row(&self, key: String) -> UsageRow {
+        UsageRow {
+            key,
+            requests: unclamp(self.requests),
+            errors: unclamp(self.errors),
+            input_tokens: unclamp(self.input_tokens),
+            output_tokens: unclamp(self.output_tokens),
+            cached_tokens: unclamp(self.cached_tokens),
+            cost_usd: cost_from_e10(self.cost_e10),
+        }
+    }
+}
+
+/// A batch of records summed per tenant, hour, model, provider and key.
+fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
+    let mut out: BTreeMap<HourKey<'_>, Sums> = BTreeMap::new();
+    for r in records {
+        let key = HourKey {
+            tenant_id: &r.tenant_id,
+            hour: r.created_at_ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS),
+            model: r.model.as_deref().unwrap_or(""),
+            provider: r.provider.as_deref().unwrap_or(""),
+            api_key_id: &r.api_key_id,
+        };
+        out.entry(key).or_default().add(&Sums::of(r));
+    }
+    out
+}
+
+impl SqliteStore {
+    /// Adds usage over [from_ms, to_ms) to `sums`, from the hourly sums (`rollup`; the range
+    /// must then be whole hours) or from the records.
+    async fn usage_part(
+        &self,
+        sums: &mut BTreeMap<String, Sums>,
+        rollup: bool,
+        tenant_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+        group_by: GroupBy,
+    ) -> Result<(), StoreError> {
+        if from_ms >= to_ms {
+            return Ok(());
+        }
+        let source = if rollup { USAGE_ROLLUP } else { USAGE_RAW };
+        let (time, key) = match (group_by, rollup) {
+            (GroupBy::Model, true) => ("hour", "model"),
+            (GroupBy::Model, false) => ("created_at", "COALESCE(model, '')"),
+            (GroupBy::Provider, true) => ("hour", "provider"),
+            (GroupBy::Provider, false) => ("created_at", "COALESCE(provider, '')"),
+            // Day buckets are integers (portable SQL), named in Rust.
+            (GroupBy::Day, true) => ("hour", "CAST(hour / 86400000 AS TEXT)"),
+            (GroupBy::Day, false) => ("created_at", "CAST(created_at / 86400000 AS TEXT)"),
+            (GroupBy::ApiKey, _) => (if rollup { "hour" } else { "created_at" }, "api_key_id"),
+        };
+        let mut qb = QueryBuilder::<Sqlite>::new(source.replace("{key}", key));
+        qb.push_bind(tenant_id)
+            .push(format_args!(" AND {time} >= "))
+            .push_bind(from_ms)
+            .push(format_args!(" AND {time} < "))
+            .push_bind(to_ms)
+            .push(" GROUP BY k");
+        for r in qb.build().fetch_all(&self.pool).await? {
+            let k: String = r.try_get("k")?;
+            sums.entry(k).or_default().add(&Sums {
+                requests: r.try_get("requests")?,
+                errors: r.try_get("errors")?,
+                input_tokens: r.try_get("i")?,
+                output_tokens: r.try_get("o")?,
+                cached_tokens: r.try_get("c")?,
+                cost_e10: r.try_get("cost")?,
+            });
+        }
+        Ok(())
+    }
+}
+
 fn day_name(day: i64) -> String {
     crate::rfc3339(day * 86_400_000)
         .get(..10)
@@ -687,17 +844,153 @@ mod tests {
             .join(" | ")
     }
 
+    /// Usage read from the hourly sums plus the partial hours at the edges equals usage
+    /// summed straight from the records, for any window, grouping and batching.
+    #[tokio::test]
+    async fn usage_from_hourly_sums_equals_usage_from_records() {
+        use rand::{Rng, SeedableRng};
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let start = 1_764_000_000_000_i64 + 1_234_567; // not hour-aligned
+        let span = 3 * 86_400_000_i64;
+        let models = [Some("gpt-4o"), Some("claude-haiku-4-5"), None];
+        let recs: Vec<LogRecord> = (0..3_000)
+            .map(|i| {
+                let m = models[rng.gen_range(0..models.len())];
+                LogRecord {
+                    id: format!("log_{i:06}"),
+                    tenant_id: if rng.gen_bool(0.8) { "t1" } else { "t2" }.into(),
+                    api_key_id: if rng.gen_bool(0.5) { "key_a" } else { "key_b" }.into(),
+                    created_at_ms: start + rng.gen_range(0..span),
+                    endpoint: "/ai/chat".into(),
+                    model: m.map(str::to_owned),
+                    provider: m.map(|m| {
+                        if m.starts_with("gpt") {
+                            "openai"
+                        } else {
+                            "anthropic"
+                        }
+                        .to_owned()
+                    }),
+                    status: if rng.gen_bool(0.1) { 502 } else { 200 },
+                    input_tokens: rng.gen_range(0..5_000),
+                    output_tokens: rng.gen_range(0..2_000),
+                    cached_tokens: rng.gen_range(0..100),
+                    cost_usd: f64::from(rng.gen_range(0..100_000_u32)) * 1e-9,
+                    ..LogRecord::default()
+                }
+            })
+            .collect();
+        // Several batches, so hourly rows are added to across transactions.
+        for chunk in recs.chunks(700) {
+            store.insert_logs(chunk).await.unwrap();
+        }
+        let mut windows = vec![
+            (0, i64::MAX),
+            (i64::MIN, i64::MAX),
+            (i64::MAX - 1, i64::MAX),
+            (start, start + span),
+            (start + 1, start + 2),
+        ];
+        let hour = 3_600_000;
+        let aligned = (start / hour + 1) * hour;
+        windows.push((aligned, aligned + 5 * hour));
+        windows.push((aligned - 1, aligned + 5 * hour + 1));
+        for _ in 0..40 {
+            let a = start + rng.gen_range(-hour..span);
+            windows.push((a, a + rng.gen_range(0..span)));
+        }
+        for (from, to) in windows {
+            for g in [
+                GroupBy::Model,
+                GroupBy::Provider,
+                GroupBy::Day,
+                GroupBy::ApiKey,
+            ] {
+                let (total, groups) = store.usage("t1", from, to, g).await.unwrap();
+                let mut want: BTreeMap<String, Sums> = BTreeMap::new();
+                let mut want_total = Sums::default();
+                for r in recs.iter().filter(|r| {
+                    r.tenant_id == "t1" && r.created_at_ms >= from && r.created_at_ms < to
+                }) {
+                    let key = match g {
+                        GroupBy::Model => r.model.clone().unwrap_or_default(),
+                        GroupBy::Provider => r.provider.clone().unwrap_or_default(),
+                        GroupBy::Day => day_name(r.created_at_ms / 86_400_000),
+                        GroupBy::ApiKey => r.api_key_id.clone(),
+                    };
+                    let one = Sums::of(r);
+                    want.entry(key).or_default().add(&one);
+                    want_total.add(&one);
+                }
+                let want_groups: Vec<UsageRow> = want.into_iter().map(|(k, v)| v.row(k)).collect();
+                assert_eq!(total, want_total.row(String::new()), "{from}..{to} {g:?}");
+                assert_eq!(groups, want_groups, "{from}..{to} {g:?}");
+            }
+        }
+        // Retention removes the hourly rows of the hours it emptied.
+        while store
+            .delete_logs_before(start + span / 2, 1_000)
+            .await
+            .unwrap()
+            > 0
+        {}
+        let (total, _) = store
+            .usage("t1", 0, i64::MAX, GroupBy::Model)
+            .await
+            .unwrap();
+        let left = recs
+            .iter()
+            .filter(|r| r.tenant_id == "t1" && r.created_at_ms >= start + span / 2)
+            .count() as u64;
+        // The hour holding the cutoff may keep sums of records deleted from it.
+        let in_cut_hour = recs
+            .iter()
+            .filter(|r| {
+                r.tenant_id == "t1"
+                    && r.created_at_ms < start + span / 2
+                    && r.created_at_ms.div_euclid(hour) == (start + span / 2).div_euclid(hour)
+            })
+            .count() as u64;
+        assert!(
+            total.requests >= left && total.requests <= left + in_cut_hour,
+            "{} vs {left}",
+            total.requests
+        );
+    }
+
     /// The queries behind /ai/logs, /ai/usage and retention are served by indexes, so they
     /// stay fast at millions of rows (a full scan would show as `SCAN request_logs`).
     #[tokio::test]
     async fn log_queries_use_their_indexes() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        let list = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND model = 'm' AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+        let newest = plan(
+            &store,
+            &format!(
+                "{LOG_SELECT} WHERE tenant_id = 't' AND id < 'log_x' ORDER BY id DESC LIMIT 50"
+            ),
+        )
+        .await;
         assert!(
-            list.contains("request_logs_tenant_id_idx") && !list.contains("TEMP B-TREE"),
-            "{list}"
+            newest.contains("request_logs_tenant_id_idx") && !newest.contains("TEMP B-TREE"),
+            "{newest}"
         );
+        // A filter that matches few records must not walk all of the tenant's others.
+        for (col, value, index) in [
+            ("model", "'m'", "request_logs_tenant_model_idx"),
+            ("status", "502", "request_logs_tenant_status_idx"),
+            ("provider", "'p'", "request_logs_tenant_provider_idx"),
+        ] {
+            let filtered = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND {col} = {value} AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+            assert!(
+                filtered.contains(index) && !filtered.contains("TEMP B-TREE"),
+                "{filtered}"
+            );
+        }
+        let rollup = plan(&store, "SELECT model, SUM(requests) FROM usage_hourly WHERE tenant_id = 't' AND hour >= 0 AND hour < 10 GROUP BY model").await;
+        assert!(rollup.contains("sqlite_autoindex_usage_hourly"), "{rollup}");
         let usage = plan(&store, "SELECT model, COUNT(*) FROM request_logs WHERE tenant_id = 't' AND created_at >= 0 AND created_at < 10 GROUP BY model").await;
         assert!(usage.contains("request_logs_tenant_created_idx"), "{usage}");
         let retention = plan(
