@@ -522,14 +522,18 @@ impl Store for SqliteStore {
         let last_hour = floor(to_ms);
         let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
         if first_hour < last_hour {
-            self.usage_part(&mut sums, true, tenant_id, first_hour, last_hour, group_by)
-                .await?;
-            self.usage_part(&mut sums, false, tenant_id, from_ms, first_hour, group_by)
-                .await?;
-            self.usage_part(&mut sums, false, tenant_id, last_hour, to_ms, group_by)
+            self.usage_part(
+                &mut sums, &HOURLY, tenant_id, first_hour, last_hour, group_by,
+            )
+            .await?;
+            self.usage_part(
+                &mut sums, &RECORDS, tenant_id, from_ms, first_hour, group_by,
+            )
+            .await?;
+            self.usage_part(&mut sums, &RECORDS, tenant_id, last_hour, to_ms, group_by)
                 .await?;
         } else {
-            self.usage_part(&mut sums, false, tenant_id, from_ms, to_ms, group_by)
+            self.usage_part(&mut sums, &RECORDS, tenant_id, from_ms, to_ms, group_by)
                 .await?;
         }
         let mut total = Sums::default();
@@ -556,9 +560,10 @@ impl Store for SqliteStore {
         if r.rows_affected() < u64::from(limit) {
             // The last batch of this pass: usage rows of hours wholly before the cutoff go
             // too, so usage and records cover the same period.
-            sqlx::query("DELETE FROM usage_hourly WHERE hour + $1 <= $2")
-                .bind(HOUR_MS)
-                .bind(before_ms)
+            // `hour <= cutoff - 1 h` rather than `hour + 1 h <= cutoff`: a bare column, so
+            // usage_hourly_hour_idx serves it.
+            sqlx::query("DELETE FROM usage_hourly WHERE hour <= $1")
+                .bind(before_ms.saturating_sub(HOUR_MS))
                 .execute(&self.pool)
                 .await?;
         }
@@ -611,19 +616,34 @@ const USAGE_UPSERT: &str =
      cached_tokens = usage_hourly.cached_tokens + excluded.cached_tokens, \
      cost_e10 = usage_hourly.cost_e10 + excluded.cost_e10";
 
-/// Usage from the records, `{key}` being the group expression over `request_logs`.
-const USAGE_RAW: &str = "SELECT {key} AS k, COUNT(*) AS requests, \
-     COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors, \
-     COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
-     COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost \
-     FROM request_logs WHERE tenant_id = ";
+/// Where usage is summed from: the records, or the hourly sums beside them.
+struct UsageSource {
+    table: &'static str,
+    /// The time column the window applies to.
+    time: &'static str,
+    /// The day-bucket expression (an integer, named in Rust: portable SQL).
+    day: &'static str,
+    /// The summed columns, named as [`SqliteStore::usage_part`] reads them.
+    sums: &'static str,
+}
 
-/// Usage from the hourly sums, `{key}` being the group expression over `usage_hourly`.
-const USAGE_ROLLUP: &str = "SELECT {key} AS k, COALESCE(SUM(requests), 0) AS requests, \
-     COALESCE(SUM(errors), 0) AS errors, \
-     COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
-     COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost \
-     FROM usage_hourly WHERE tenant_id = ";
+const RECORDS: UsageSource = UsageSource {
+    table: "request_logs",
+    time: "created_at",
+    day: "CAST(created_at / 86400000 AS TEXT)",
+    sums: "COUNT(*) AS requests, COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors, \
+           COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+           COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost",
+};
+
+const HOURLY: UsageSource = UsageSource {
+    table: "usage_hourly",
+    time: "hour",
+    day: "CAST(hour / 86400000 AS TEXT)",
+    sums: "COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(errors), 0) AS errors, \
+           COALESCE(SUM(input_tokens), 0) AS i, COALESCE(SUM(output_tokens), 0) AS o, \
+           COALESCE(SUM(cached_tokens), 0) AS c, COALESCE(SUM(cost_e10), 0) AS cost",
+};
 
 /// One hourly usage row's key.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -698,12 +718,12 @@ fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
 }
 
 impl SqliteStore {
-    /// Adds usage over [from_ms, to_ms) to `sums`, from the hourly sums (`rollup`; the range
-    /// must then be whole hours) or from the records.
+    /// Adds usage over [from_ms, to_ms) from `src` to `sums` (for [`HOURLY`] the window must
+    /// be whole hours).
     async fn usage_part(
         &self,
         sums: &mut BTreeMap<String, Sums>,
-        rollup: bool,
+        src: &UsageSource,
         tenant_id: &str,
         from_ms: i64,
         to_ms: i64,
@@ -712,22 +732,28 @@ impl SqliteStore {
         if from_ms >= to_ms {
             return Ok(());
         }
-        let source = if rollup { USAGE_ROLLUP } else { USAGE_RAW };
-        let (time, key) = match (group_by, rollup) {
-            (GroupBy::Model, true) => ("hour", "model"),
-            (GroupBy::Model, false) => ("created_at", "COALESCE(model, '')"),
-            (GroupBy::Provider, true) => ("hour", "provider"),
-            (GroupBy::Provider, false) => ("created_at", "COALESCE(provider, '')"),
-            // Day buckets are integers (portable SQL), named in Rust.
-            (GroupBy::Day, true) => ("hour", "CAST(hour / 86400000 AS TEXT)"),
-            (GroupBy::Day, false) => ("created_at", "CAST(created_at / 86400000 AS TEXT)"),
-            (GroupBy::ApiKey, _) => (if rollup { "hour" } else { "created_at" }, "api_key_id"),
+        // COALESCE: the records' model and provider may be NULL; the hourly sums hold ''.
+        let key = match group_by {
+            GroupBy::Model => "COALESCE(model, '')",
+            GroupBy::Provider => "COALESCE(provider, '')",
+            GroupBy::Day => src.day,
+            GroupBy::ApiKey => "api_key_id",
         };
-        let mut qb = QueryBuilder::<Sqlite>::new(source.replace("{key}", key));
-        qb.push_bind(tenant_id)
-            .push(format_args!(" AND {time} >= "))
+        let mut qb = QueryBuilder::<Sqlite>::new("SELECT ");
+        qb.push(key)
+            .push(" AS k, ")
+            .push(src.sums)
+            .push(" FROM ")
+            .push(src.table)
+            .push(" WHERE tenant_id = ")
+            .push_bind(tenant_id)
+            .push(" AND ")
+            .push(src.time)
+            .push(" >= ")
             .push_bind(from_ms)
-            .push(format_args!(" AND {time} < "))
+            .push(" AND ")
+            .push(src.time)
+            .push(" < ")
             .push_bind(to_ms)
             .push(" GROUP BY k");
         for r in qb.build().fetch_all(&self.pool).await? {
@@ -991,6 +1017,8 @@ mod tests {
         }
         let rollup = plan(&store, "SELECT model, SUM(requests) FROM usage_hourly WHERE tenant_id = 't' AND hour >= 0 AND hour < 10 GROUP BY model").await;
         assert!(rollup.contains("sqlite_autoindex_usage_hourly"), "{rollup}");
+        let expired = plan(&store, "DELETE FROM usage_hourly WHERE hour <= 5").await;
+        assert!(expired.contains("usage_hourly_hour_idx"), "{expired}");
         let usage = plan(&store, "SELECT model, COUNT(*) FROM request_logs WHERE tenant_id = 't' AND created_at >= 0 AND created_at < 10 GROUP BY model").await;
         assert!(usage.contains("request_logs_tenant_created_idx"), "{usage}");
         let retention = plan(
