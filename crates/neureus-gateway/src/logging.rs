@@ -372,23 +372,31 @@ mod tests {
     use super::*;
     use neureus_store::SqliteStore;
 
+    /// A migrated in-memory store and a writer on it.
+    async fn writer(settings: LogSettings) -> (Arc<SqliteStore>, Arc<LogWriter>) {
+        let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+        store.migrate().await.unwrap();
+        let w = Arc::new(LogWriter::start(store.clone(), settings));
+        (store, w)
+    }
+
+    fn tenant() -> Tenant {
+        Tenant {
+            tenant_id: "t".into(),
+            key_id: "key_k".into(),
+        }
+    }
+
     /// Records that arrive within the linger window go out as one batch, without a flush.
     #[tokio::test]
     async fn records_within_the_linger_window_share_one_batch() {
-        let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
-        store.migrate().await.unwrap();
-        let w = Arc::new(LogWriter::start(
-            store.clone(),
-            LogSettings {
-                // Long enough that a slow CI machine still submits all 25 inside it.
-                linger: Duration::from_secs(1),
-                ..LogSettings::default()
-            },
-        ));
-        let tenant = Tenant {
-            tenant_id: "t".into(),
-            key_id: "key_k".into(),
-        };
+        let (_store, w) = writer(LogSettings {
+            // Long enough that a slow CI machine still submits all 25 inside it.
+            linger: Duration::from_secs(1),
+            ..LogSettings::default()
+        })
+        .await;
+        let tenant = tenant();
         for _ in 0..25 {
             Pending::new(w.clone(), &tenant, "/ai/chat", None)
                 .finish()
@@ -406,20 +414,13 @@ mod tests {
 
     #[tokio::test]
     async fn counts_written_and_dropped_and_flushes_on_shutdown() {
-        let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
-        store.migrate().await.unwrap();
-        let w = Arc::new(LogWriter::start(
-            store.clone(),
-            LogSettings {
-                queue_capacity: 64,
-                batch_size: 10,
-                ..LogSettings::default()
-            },
-        ));
-        let tenant = Tenant {
-            tenant_id: "t".into(),
-            key_id: "key_k".into(),
-        };
+        let (store, w) = writer(LogSettings {
+            queue_capacity: 64,
+            batch_size: 10,
+            ..LogSettings::default()
+        })
+        .await;
+        let tenant = tenant();
         for _ in 0..200 {
             let p = Pending::new(w.clone(), &tenant, "/ai/chat", None);
             p.finish().await;
