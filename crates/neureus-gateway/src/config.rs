@@ -525,6 +525,20 @@ mod tests {
     }
 
     #[test]
+    fn log_batching_window_from_the_file() {
+        let none = Flags {
+            listen: None,
+            data_dir: None,
+        };
+        let raw = RawConfig::from_toml("[logs]\nflush_interval_ms = 5\nbatch_size = 64\n").unwrap();
+        let c = Config::resolve(raw, &src(&[]), &none).unwrap();
+        assert_eq!(c.logs.linger, Duration::from_millis(5));
+        assert_eq!(c.logs.batch_size, 64);
+        let default = Config::resolve(RawConfig::default(), &src(&[]), &none).unwrap();
+        assert_eq!(default.logs.linger, Duration::from_millis(50));
+    }
+
+    #[test]
     fn precedence_file_env_flags() {
         let raw = RawConfig::from_toml(
             "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 5\n[timeouts]\nidle_ms = 7\n[providers.openai]\napi_key = \"from-file\"\n",
