@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neureus_mock::{MockProvider, Script};
-use neureus_store::Store;
+use neureus_store::{now_ms, Store};
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, TestGateway};
@@ -122,6 +122,22 @@ async fn n_concurrent_requests_give_n_records_that_sum_to_usage() {
         assert_eq!(s, 200);
         assert_eq!(u["totals"]["requests"], n);
     }
+    // A window whose whole hours include this one: the totals come from the hourly sums
+    // written with the records, not from the records, and agree with them.
+    let (from, to) = (now_ms() - 86_400_000, now_ms() + 3 * 3_600_000);
+    let (s, u) = gw
+        .get_json(
+            &gw.key,
+            &format!("/ai/usage?groupBy=provider&from={from}&to={to}"),
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    assert_eq!(u["totals"]["requests"], n);
+    assert_eq!(
+        u["totals"]["inputTokens"].as_u64().unwrap(),
+        sum("inputTokens")
+    );
+    assert!((u["totals"]["costUsd"].as_f64().unwrap() - cost).abs() < 1e-9);
     let (_, u) = gw.get_json(&gw.key, "/ai/usage?groupBy=day").await;
     assert!(u["groups"][0]["day"].as_str().unwrap().starts_with("20"));
     assert_eq!(gw.state.logs.counters().dropped, 0);
