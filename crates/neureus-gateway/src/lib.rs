@@ -17,6 +17,7 @@ pub mod preprocess;
 pub mod rotation;
 pub mod routes;
 pub mod routing;
+pub mod server;
 pub mod state;
 pub mod stream_out;
 pub mod tasks;
@@ -39,13 +40,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let poller = tokio::spawn(tasks::poll_changes(state.clone(), Duration::from_secs(1)));
     let retention = tokio::spawn(tasks::retention(state.clone(), Duration::from_secs(3_600)));
-    // `into_make_service`: every connection shares the one route table. Serving the Router
-    // itself rebuilds the table for each new connection (axum converts its endpoints per
-    // connection), ~9 KB and a few µs per connection: with a thousand streams, each on its
-    // own connection, that was ~9 MB of the peak RSS (heaptrack; BENCHMARKS.md).
-    let result = axum::serve(listener, app(state.clone()).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = server::run(listener, app(state.clone()), shutdown).await;
     poller.abort();
     retention.abort();
     state.logs.shutdown().await;

@@ -31,7 +31,7 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The Anthropic provider.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
-    url: reqwest::Url,
+    url: crate::http::Url,
     http: HttpClient,
 }
 

@@ -30,7 +30,7 @@ pub fn request_body(
 /// The OpenAI provider.
 #[derive(Debug, Clone)]
 pub struct OpenaiProvider {
-    url: reqwest::Url,
+    url: crate::http::Url,
     http: HttpClient,
 }
 

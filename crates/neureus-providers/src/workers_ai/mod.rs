@@ -49,7 +49,7 @@ impl WorkersAiProvider {
         &self,
         model: &UpstreamModel,
         creds: &Credentials,
-    ) -> Result<reqwest::Url, ProviderError> {
+    ) -> Result<crate::http::Url, ProviderError> {
         let Some(account) = creds.account_id.as_deref().filter(|a| !a.is_empty()) else {
             return Err(ProviderError::Credentials(
                 "Workers AI needs an account id (NEUREUS_WORKERS_AI_ACCOUNT_ID)".into(),
