@@ -203,6 +203,7 @@ def main():
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--peers", action="store_true")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--c1-rounds", type=int, default=5, help="interleaved runs at concurrency 1 (median p99 reported)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     a = ap.parse_args()
     if not shutil.which("wrk"):
@@ -228,10 +229,20 @@ def main():
         results["idle_rss_mb"] = {"gateway": rss_mb(gw.pid), "bare_proxy": rss_mb(bare.pid), "mock": rss_mb(mock.pid)}
         results["non_streaming"] = {}
         for c in (1, 16, 64):
-            for name, (url, body, auth) in targets.items():
-                r = wrk(url, body, auth, c, a.duration)
+            # At concurrency 1 the tail is what is compared, and this VM's noise comes in
+            # bursts of seconds: the targets take turns over --c1-rounds short runs, and each
+            # reports its run with the median p99 (all runs are kept in p99_runs).
+            rounds = a.c1_rounds if c == 1 else 1
+            runs = {}
+            for _ in range(rounds):
+                for name, (url, body, auth) in targets.items():
+                    runs.setdefault(name, []).append(wrk(url, body, auth, c, a.duration if rounds == 1 else max(3, a.duration // 2)))
+            for name, rs in runs.items():
+                r = sorted(rs, key=lambda x: x["p99_us"])[len(rs) // 2]
+                if rounds > 1:
+                    r = {**r, "p99_runs": [x["p99_us"] for x in rs], "p50_runs": [x["p50_us"] for x in rs]}
                 results["non_streaming"].setdefault(name, {})[f"c{c}"] = r
-                print(f"c={c:<3} {name:<11} {r['rps']:>9.0f} req/s  p50 {r['p50_us']:>7.0f} us  p99 {r['p99_us']:>7.0f} us  p99.9 {r['p999_us']:>7.0f} us  errors {r['errors'] + r['non2xx']}", flush=True)
+                print(f"c={c:<3} {name:<11} {r['rps']:>9.0f} req/s  p50 {r['p50_us']:>7.0f} us  p99 {r['p99_us']:>7.0f} us  p99.9 {r['p999_us']:>7.0f} us  errors {r['errors'] + r['non2xx']}" + (f"  (p99 of {rounds} runs: {r['p99_runs']})" if rounds > 1 else ""), flush=True)
         results["streaming"] = {}
         results["stream_ttfb"] = {}
         stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
