@@ -40,7 +40,13 @@ pub async fn poll_changes(state: AppState, every: Duration) {
                 tracing::warn!(error = %e, "cannot poll for changes")
             }
         }
-        if state.tenant_keys.reload_keyring() {
+        // Reading the keyring file is blocking I/O: off the runtime's threads, which serve
+        // requests.
+        let st = state.clone();
+        let reloaded = tokio::task::spawn_blocking(move || st.tenant_keys.reload_keyring())
+            .await
+            .unwrap_or(false);
+        if reloaded {
             state.tenant_keys.invalidate_all();
         }
     }
