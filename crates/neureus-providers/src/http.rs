@@ -443,6 +443,41 @@ mod tests {
         assert!(!text.contains("sk-secret"), "{text}");
     }
 
+    /// An `https://` upstream is spoken to in TLS (with SNI), never in plain text: what the
+    /// server receives first is a TLS ClientHello naming the host. Real providers are all
+    /// HTTPS and cannot be reached from the tests, so this is the check that the TLS
+    /// connector is wired in.
+    #[tokio::test]
+    async fn https_upstreams_get_a_tls_client_hello_with_the_host_name() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = sock.read(&mut buf).await.unwrap();
+            buf.truncate(n);
+            buf // dropping the socket ends the handshake
+        });
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("https://localhost:{port}/v1/chat")).unwrap();
+        let err = client
+            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Connect(_)), "{err}");
+        let hello = server.await.unwrap();
+        // A TLS handshake record (0x16), version 3.x, carrying a ClientHello (type 1).
+        assert!(hello.len() > 6, "{hello:?}");
+        assert_eq!(
+            (hello[0], hello[1], hello[5]),
+            (0x16, 0x03, 0x01),
+            "{hello:?}"
+        );
+        assert!(hello.windows(9).any(|w| w == b"localhost"), "no SNI");
+        assert!(!hello.windows(4).any(|w| w == b"POST"), "plain text sent");
+    }
+
     #[test]
     fn retry_after_forms() {
         let mut h = http::HeaderMap::new();
