@@ -625,29 +625,31 @@ impl Store for SqliteStore {
 const LOG_INSERT: &str = "INSERT INTO request_logs (id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body) ";
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
 
+/// The ids and `/proc` directories of this process's threads named `name`.
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> Vec<(i32, std::path::PathBuf)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .filter_map(|t| Some((t.file_name().to_str()?.parse().ok()?, t.path())))
+        .collect()
+}
+
 /// Sets every thread of this process named `name` to nice 19 (best effort: where it cannot,
 /// the writer keeps the normal priority and a debug line says why).
 fn lower_thread_priority(name: &str) {
     #[cfg(target_os = "linux")]
-    {
-        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return;
+    for (tid, _) in threads_named(name) {
+        let Some(pid) = rustix::process::Pid::from_raw(tid) else {
+            continue;
         };
-        for task in tasks.flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end() != name {
-                continue;
-            }
-            let tid = task
-                .file_name()
-                .to_str()
-                .and_then(|t| t.parse::<i32>().ok());
-            let Some(pid) = tid.and_then(rustix::process::Pid::from_raw) else {
-                continue;
-            };
-            if let Err(e) = rustix::process::setpriority_process(Some(pid), 19) {
-                tracing::debug!(error = %e, "cannot lower the log writer's priority");
-            }
+        if let Err(e) = rustix::process::setpriority_process(Some(pid), 19) {
+            tracing::debug!(error = %e, "cannot lower the log writer's priority");
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -662,7 +664,6 @@ fn unclamp(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// Day number since the epoch → `YYYY-MM-DD`.
 const HOUR_MS: i64 = 3_600_000;
 
 const USAGE_UPSERT: &str =
@@ -832,6 +833,7 @@ impl SqliteStore {
     }
 }
 
+/// Day number since the epoch → `YYYY-MM-DD`.
 fn day_name(day: i64) -> String {
     crate::rfc3339(day * 86_400_000)
         .get(..10)
@@ -1102,17 +1104,15 @@ mod tests {
     /// The nice value of each thread of this process named `name` (field 19 of its stat).
     #[cfg(target_os = "linux")]
     fn thread_nices(name: &str) -> Vec<i64> {
-        let mut out = Vec::new();
-        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end() == name {
-                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+        threads_named(name)
+            .into_iter()
+            .map(|(_, dir)| {
+                let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
                 // Fields after the `(comm)` part: state is field 3, nice field 19.
                 let rest = &stat[stat.rfind(')').unwrap() + 2..];
-                out.push(rest.split(' ').nth(16).unwrap().parse().unwrap());
-            }
-        }
-        out
+                rest.split(' ').nth(16).unwrap().parse().unwrap()
+            })
+            .collect()
     }
 
     #[cfg(target_os = "linux")]
@@ -1147,7 +1147,11 @@ mod tests {
             1
         );
         // The request threads keep their priority.
-        assert!(thread_nices("sqlx-sqlite-wor").iter().all(|&n| n == 0));
+        let others = thread_nices("sqlx-sqlite-wor");
+        assert!(
+            !others.is_empty() && others.iter().all(|&n| n == 0),
+            "{others:?}"
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
