@@ -213,7 +213,9 @@ async fn run(
         if rx.recv_many(&mut msgs, batch).await == 0 {
             return;
         }
-        let deadline = tokio::time::Instant::now() + linger;
+        // One timer for the whole window rather than a new one for each arrival.
+        let window = tokio::time::sleep(linger);
+        tokio::pin!(window);
         loop {
             for m in msgs.drain(..) {
                 match m {
@@ -226,9 +228,13 @@ async fn run(
                 break;
             }
             let room = batch - records.len();
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut msgs, room)).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
+            tokio::select! {
+                n = rx.recv_many(&mut msgs, room) => {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                () = &mut window => break,
             }
         }
         if !records.is_empty() {
