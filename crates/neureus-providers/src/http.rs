@@ -478,6 +478,84 @@ mod tests {
         assert!(!hello.windows(4).any(|w| w == b"POST"), "plain text sent");
     }
 
+    /// A whole answer over [`MAX_BODY`] is refused once that much has arrived, not held.
+    #[tokio::test]
+    async fn an_answer_larger_than_the_cap_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let len = MAX_BODY + 1;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n\r\n"
+            );
+            sock.write_all(head.as_bytes()).await.unwrap();
+            let chunk = vec![b' '; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if sock.write_all(&chunk[..n]).await.is_err() {
+                    return; // the client stopped reading
+                }
+                left -= n;
+            }
+        });
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://127.0.0.1:{port}/v1")).unwrap();
+        let (resp, started) = client
+            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await
+            .unwrap();
+        let err = client.read_body(resp, started).await.unwrap_err();
+        assert!(
+            matches!(&err, ProviderError::Protocol(m) if m.contains("larger than")),
+            "{err}"
+        );
+    }
+
+    /// A connect that does not complete within the connect timeout is a connect timeout.
+    /// The listener's accept queue is filled and never drained, so the kernel drops further
+    /// SYNs and the next connect hangs.
+    #[tokio::test]
+    async fn a_connect_that_hangs_is_a_connect_timeout() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Fill the queue (Linux admits backlog + 1); keep them open, never accept.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            if let Ok(Ok(s)) = tokio::time::timeout(
+                Duration::from_millis(200),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            {
+                held.push(s);
+            }
+        }
+        let client = HttpClient::new(Timeouts {
+            connect: Duration::from_millis(300),
+            ..Timeouts::default()
+        })
+        .unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        let started = std::time::Instant::now();
+        let err = client
+            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Timeout(TimeoutKind::Connect)),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop((held, listener));
+    }
+
     #[test]
     fn retry_after_forms() {
         let mut h = http::HeaderMap::new();
