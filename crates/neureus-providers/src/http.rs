@@ -312,7 +312,7 @@ impl<M: StreamMachine> Driver<M> {
 /// Maps a client error. hyper's messages carry no URL (which could hold an account id).
 fn map_client_error(e: &hyper_util::client::legacy::Error) -> ProviderError {
     if e.is_connect() {
-        let timed_out = std::iter::successors(std::error::Error::source(e), |s| s.source())
+        let timed_out = sources(e)
             .filter_map(|s| s.downcast_ref::<std::io::Error>())
             .any(|io| io.kind() == std::io::ErrorKind::TimedOut);
         if timed_out {
@@ -326,14 +326,17 @@ fn map_client_error(e: &hyper_util::client::legacy::Error) -> ProviderError {
 
 /// An error's message followed by its sources'.
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
+    sources(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// An error and its sources, outermost first.
+fn sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
 }
 
 /// Reads at most [`MAX_ERROR_BODY`] bytes of an error body; a failed or slow read keeps what

@@ -544,14 +544,13 @@ impl Store for SqliteStore {
     ) -> Result<(UsageRow, Vec<UsageRow>), StoreError> {
         // Whole hours come from usage_hourly; the partial hours at either edge from the
         // records themselves, so any range is exact.
-        // Saturating: `from` and `to` come from the caller and may be extreme.
-        let floor = |ms: i64| ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS);
+        // Saturating (here and in `hour_of`): `from` and `to` come from the caller.
         let first_hour = if from_ms.rem_euclid(HOUR_MS) == 0 {
             from_ms
         } else {
-            floor(from_ms).saturating_add(HOUR_MS)
+            hour_of(from_ms).saturating_add(HOUR_MS)
         };
-        let last_hour = floor(to_ms);
+        let last_hour = hour_of(to_ms);
         let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
         if first_hour < last_hour {
             self.usage_part(
@@ -666,6 +665,11 @@ fn unclamp(v: i64) -> u64 {
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// The start of the hour holding `ms` (saturating: callers' bounds may be extreme).
+fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS)
+}
+
 const USAGE_UPSERT: &str =
     "INSERT INTO usage_hourly (tenant_id, hour, model, provider, api_key_id, \
      requests, errors, input_tokens, output_tokens, cached_tokens, cost_e10) \
@@ -769,7 +773,7 @@ fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
     for r in records {
         let key = HourKey {
             tenant_id: &r.tenant_id,
-            hour: r.created_at_ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS),
+            hour: hour_of(r.created_at_ms),
             model: r.model.as_deref().unwrap_or(""),
             provider: r.provider.as_deref().unwrap_or(""),
             api_key_id: &r.api_key_id,
