@@ -440,20 +440,21 @@ impl Store for SqliteStore {
             };
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
+            // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
             let mut qb = QueryBuilder::<Sqlite>::new(LOG_INSERT);
             qb.push_values(chunk, |mut b, r| {
-                b.push_bind(&r.id)
-                    .push_bind(&r.tenant_id)
-                    .push_bind(&r.api_key_id)
+                b.push_bind(r.id.as_str())
+                    .push_bind(r.tenant_id.as_str())
+                    .push_bind(r.api_key_id.as_str())
                     .push_bind(r.created_at_ms)
-                    .push_bind(&r.endpoint)
-                    .push_bind(&r.model_requested)
-                    .push_bind(&r.model)
-                    .push_bind(&r.provider)
-                    .push_bind(&r.category)
+                    .push_bind(r.endpoint.as_str())
+                    .push_bind(r.model_requested.as_deref())
+                    .push_bind(r.model.as_deref())
+                    .push_bind(r.provider.as_deref())
+                    .push_bind(r.category.as_deref())
                     .push_bind(i64::from(r.status))
-                    .push_bind(&r.error_type)
-                    .push_bind(&r.error_message)
+                    .push_bind(r.error_type.as_deref())
+                    .push_bind(r.error_message.as_deref())
                     .push_bind(clamp(r.input_tokens))
                     .push_bind(clamp(r.output_tokens))
                     .push_bind(clamp(r.cached_tokens))
@@ -461,11 +462,11 @@ impl Store for SqliteStore {
                     .push_bind(clamp(r.latency_ms))
                     .push_bind(r.ttft_ms.map(clamp))
                     .push_bind(i64::from(r.streamed))
-                    .push_bind(&r.routing)
-                    .push_bind(&r.preprocessing)
-                    .push_bind(&r.metadata)
-                    .push_bind(&r.request_body)
-                    .push_bind(&r.response_body);
+                    .push_bind(r.routing.as_deref())
+                    .push_bind(r.preprocessing.as_deref())
+                    .push_bind(r.metadata.as_deref())
+                    .push_bind(r.request_body.as_deref())
+                    .push_bind(r.response_body.as_deref());
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -621,7 +622,11 @@ impl Store for SqliteStore {
     }
 }
 
-const LOG_INSERT: &str = "INSERT INTO request_logs (id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body) ";
+// `OR FAIL`: with the default (ABORT) a multi-row INSERT inside a transaction keeps a
+// statement journal, a copy of every page the statement changes, so that a failing row can
+// undo only its statement; a failed batch is rolled back whole anyway. Measured with strace
+// at c=16: 0.9 journal page writes (and as many 4-byte writes) per record, gone with FAIL.
+const LOG_INSERT: &str = "INSERT OR FAIL INTO request_logs (id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body) ";
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
 
 /// The ids and `/proc` directories of this process's threads named `name`.
@@ -1157,6 +1162,53 @@ mod tests {
             "{others:?}"
         );
         drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `INSERT OR FAIL` keeps the rows before a failing one within its statement; the batch's
+    /// transaction must still leave nothing of a failed batch behind, on a file database
+    /// (the log connection) as in memory.
+    #[tokio::test]
+    async fn a_batch_with_a_failing_row_leaves_nothing_and_the_next_batch_is_written() {
+        let dir = std::env::temp_dir().join(format!("neureus-logfail-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = SqliteStore::open_file(&dir.join("n.db")).await.unwrap();
+        let memory = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        for store in [&file, &memory] {
+            store.migrate().await.unwrap();
+            store
+                .insert_logs(&[rec("log_old", "t1", 1_000)])
+                .await
+                .unwrap();
+            // 40 rows: a full 32-row statement then an 8-row one; the repeat is the 35th.
+            let mut batch: Vec<LogRecord> = (0..40)
+                .map(|i| rec(&format!("log_{i:03}"), "t1", 2_000 + i))
+                .collect();
+            batch[34].id = "log_003".into();
+            assert!(store.insert_logs(&batch).await.is_err());
+            let page = store
+                .list_logs("t1", &LogFilter::default(), 100)
+                .await
+                .unwrap();
+            assert_eq!(page.len(), 1, "rows of the failed batch were kept");
+            let usage: (i64,) = sqlx::query_as("SELECT SUM(requests) FROM usage_hourly")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(usage.0, 1);
+            // A failing row in the first statement, the one the journal change concerns.
+            batch[34].id = "log_034".into();
+            batch[5].id = "log_old".into();
+            assert!(store.insert_logs(&batch).await.is_err());
+            batch[5].id = "log_005".into();
+            store.insert_logs(&batch).await.unwrap();
+            let page = store
+                .list_logs("t1", &LogFilter::default(), 100)
+                .await
+                .unwrap();
+            assert_eq!(page.len(), 41);
+        }
+        drop(file);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
