@@ -43,7 +43,7 @@ pub struct LogRecord {
     pub streamed: bool,
     /// Routing decision, JSON.
     pub routing: Option<String>,
-    /// Pre-processing stats, JSON.
+    /// Pre-processing stats, JSON (the gateway stores a compact form of its report).
     pub preprocessing: Option<String>,
     /// Request metadata, JSON.
     pub metadata: Option<String>,

@@ -164,7 +164,7 @@ pub async fn execute(
     .await;
     prep.extra_cost_usd = report.totals.cost_usd;
     l.rec.cost_usd = prep.extra_cost_usd;
-    l.rec.preprocessing = serde_json::to_string(&report).ok();
+    l.rec.preprocessing = Some(preprocess::stored::encode(&report));
     prep.preprocessing = opts.debug.then_some(report);
     let provider = state.provider(prep.model.entry.provider).clone();
     // The canonical request goes to the adapter as is; the adapter uses the upstream id.

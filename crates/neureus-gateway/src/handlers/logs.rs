@@ -72,7 +72,7 @@ fn view(r: &LogRecord, full: bool) -> Value {
     });
     if full {
         v["routing"] = parse_json_field(&r.routing);
-        v["preprocessing"] = parse_json_field(&r.preprocessing);
+        v["preprocessing"] = crate::preprocess::stored::expand(parse_json_field(&r.preprocessing));
         v["metadata"] = parse_json_field(&r.metadata);
         v["requestBody"] = json!(r.request_body);
         v["responseBody"] = json!(r.response_body);

@@ -10,6 +10,7 @@
 pub mod compress;
 pub mod normalize;
 pub mod options;
+pub mod stored;
 pub mod structure;
 pub mod tokens;
 pub mod trim;
@@ -185,7 +186,8 @@ pub fn totals(passes: &[PassStats]) -> Totals {
             .iter()
             .filter_map(|p| p.compressor.as_ref())
             .map(|c| c.cost_usd)
-            .sum(),
+            // From +0.0: an empty f64 sum is -0.0, which showed as `"costUsd": -0.0`.
+            .fold(0.0, |a, b| a + b),
     }
 }
 

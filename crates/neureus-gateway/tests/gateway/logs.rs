@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::harness::{eventually, TestGateway};
 
 impl TestGateway {
-    async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
+    pub(crate) async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
         let resp = self
             .http
             .get(self.url(path))

@@ -215,6 +215,14 @@ async fn debug_stats_in_json_and_in_the_final_stream_event() {
     assert_eq!(p["totals"]["changed"], true);
     assert_eq!(p["totals"]["messagesBefore"], 1);
     assert!(p["totals"]["durationUs"].is_u64());
+    // The log record stores the report in a compact form; the logs API shows it as the
+    // response did, field for field.
+    gw.state.logs.flush().await;
+    let id = v["logId"].as_str().unwrap();
+    let (s, logged) = gw.get_json(&gw.key, &format!("/ai/logs/{id}")).await;
+    assert_eq!(s, 200, "{logged}");
+    assert_eq!(&logged["preprocessing"], p);
+    assert_eq!(p["totals"]["costUsd"].to_string(), "0.0");
 
     let mut b = body.clone();
     b["stream"] = json!(true);
