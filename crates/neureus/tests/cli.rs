@@ -203,6 +203,10 @@ async fn provider_keys_are_never_stored_or_logged_in_plain_text() {
     }
     let text = log.lock().unwrap().join("\n");
     assert!(text.contains("DEBUG"), "the scan must cover debug output");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour escape codes in output that is not a terminal"
+    );
     for secret in [first, second] {
         assert!(
             !text.contains(secret),
