@@ -204,6 +204,7 @@ def main():
     ap.add_argument("--peers", action="store_true")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--c1-rounds", type=int, default=5, help="interleaved runs at concurrency 1 (median p99 reported)")
+    ap.add_argument("--ttfb-rounds", type=int, default=5, help="interleaved rounds of 100 streams for time to first byte")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     a = ap.parse_args()
     if not shutil.which("wrk"):
@@ -250,17 +251,17 @@ def main():
         stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
                           ("gateway", f"{gw_url}/ai/chat", STREAM_GATEWAY, key))
         # Time to first byte at light load: 10 clients, one stream after another each. Like
-        # concurrency 1 above, the two targets take turns (3 rounds of 100 streams) and each
-        # reports its round with the median p50.
+        # concurrency 1 above, the two targets take turns (--ttfb-rounds rounds of 100 streams)
+        # and each reports its round with the median p50.
         ttfb_runs = {}
-        for _ in range(3):
+        for _ in range(a.ttfb_rounds):
             for name, url, body, auth in stream_targets:
                 ttfb_runs.setdefault(name, []).append(streamload(url, body, auth, 100, concurrency=10, keepalive=True))
         for name, rs in ttfb_runs.items():
             r = sorted(rs, key=lambda x: x["ttfb_ms"]["p50"])[len(rs) // 2]
             r = {**r, "p50_runs": [x["ttfb_ms"]["p50"] for x in rs], "p99_runs": [x["ttfb_ms"]["p99"] for x in rs]}
             results["stream_ttfb"][name] = r
-            print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (10 concurrent, keep-alive; p50 of 3 rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
+            print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (10 concurrent, keep-alive; p50 of {a.ttfb_rounds} rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
         for name, url, body, auth in stream_targets:
             r = streamload(url, body, auth, a.streams, ramp_ms=RAMP_MS)
             results["streaming"][name] = r
