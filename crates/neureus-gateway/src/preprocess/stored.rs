@@ -39,39 +39,42 @@ pub fn expand(stored: Value) -> Value {
     }
 }
 
+/// How many of the trailing optional fields are written: up to the last one present.
+fn written(present: &[bool]) -> usize {
+    present.iter().rposition(|&p| p).map_or(0, |i| i + 1)
+}
+
 struct StoredPass<'a>(&'a PassStats);
 
 impl Serialize for StoredPass<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let p = self.0;
-        let len = if p.compressor.is_some() {
-            9
-        } else if p.tokens_after.is_some() {
-            8
-        } else if p.tokens_before.is_some() {
-            7
-        } else if p.note.is_some() {
-            6
-        } else {
-            5
-        };
-        let mut seq = s.serialize_seq(Some(len))?;
+        let optional = written(&[
+            p.note.is_some(),
+            p.tokens_before.is_some(),
+            p.tokens_after.is_some(),
+            p.compressor.is_some(),
+        ]);
+        let mut seq = s.serialize_seq(Some(5 + optional))?;
         seq.serialize_element(p.name)?;
         seq.serialize_element(&u8::from(p.changed))?;
         seq.serialize_element(&p.messages_before)?;
         seq.serialize_element(&p.messages_after)?;
         seq.serialize_element(&p.duration_us)?;
-        if len > 5 {
+        if optional > 0 {
             seq.serialize_element(&p.note)?;
         }
-        if len > 6 {
+        if optional > 1 {
             seq.serialize_element(&p.tokens_before)?;
         }
-        if len > 7 {
+        if optional > 2 {
             seq.serialize_element(&p.tokens_after)?;
         }
-        if let Some(c) = p.compressor.as_ref().filter(|_| len > 8) {
-            seq.serialize_element(&(c.model, c.input_tokens, c.output_tokens, c.cost_usd))?;
+        if optional > 3 {
+            let c = p.compressor.as_ref();
+            seq.serialize_element(
+                &c.map(|c| (c.model, c.input_tokens, c.output_tokens, c.cost_usd)),
+            )?;
         }
         seq.end()
     }
@@ -82,23 +85,17 @@ struct StoredTotals<'a>(&'a Totals);
 impl Serialize for StoredTotals<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.0;
-        let len = if t.tokens_after.is_some() {
-            7
-        } else if t.tokens_before.is_some() {
-            6
-        } else {
-            5
-        };
-        let mut seq = s.serialize_seq(Some(len))?;
+        let optional = written(&[t.tokens_before.is_some(), t.tokens_after.is_some()]);
+        let mut seq = s.serialize_seq(Some(5 + optional))?;
         seq.serialize_element(&u8::from(t.changed))?;
         seq.serialize_element(&t.messages_before)?;
         seq.serialize_element(&t.messages_after)?;
         seq.serialize_element(&t.duration_us)?;
         seq.serialize_element(&t.cost_usd)?;
-        if len > 5 {
+        if optional > 0 {
             seq.serialize_element(&t.tokens_before)?;
         }
-        if len > 6 {
+        if optional > 1 {
             seq.serialize_element(&t.tokens_after)?;
         }
         seq.end()
