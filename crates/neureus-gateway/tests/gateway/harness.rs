@@ -92,6 +92,18 @@ impl TestGateway {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A GET with `key`: (status, JSON body).
+    pub async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
     pub async fn post_chat(&self, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url("/ai/chat"))

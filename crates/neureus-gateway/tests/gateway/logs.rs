@@ -11,17 +11,6 @@ use serde_json::{json, Value};
 use crate::harness::{eventually, TestGateway};
 
 impl TestGateway {
-    pub(crate) async fn get_json(&self, key: &str, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        (resp.status().as_u16(), resp.json().await.unwrap())
-    }
-
     /// Every record of the calling tenant, following cursors.
     async fn all_logs(&self, key: &str) -> Vec<Value> {
         let mut out = Vec::new();
