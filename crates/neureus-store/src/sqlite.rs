@@ -83,7 +83,7 @@ impl SqliteStore {
     {
         // Boxed: async-trait's Send check cannot see through `&mut *tx` in a loop.
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.log_pool.begin().await?;
             let done = sqlx::query("SELECT 1 FROM neureus_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
@@ -1093,11 +1093,21 @@ mod tests {
         store.migrate().await.unwrap();
         // (Other tests' stores may have theirs open too.)
         assert!(threads_named(LOG_THREAD) >= 1);
-        // Written on the log connection, read on the others.
-        store
-            .insert_logs(&[rec("log_a", "t1", 1_000), rec("log_b", "t1", 2_000)])
-            .await
-            .unwrap();
+        // With every connection of the request pool held, a batch is still written: it needs
+        // none of them.
+        let mut held = Vec::new();
+        for _ in 0..store.pool.options().get_max_connections() {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            store.insert_logs(&[rec("log_a", "t1", 1_000), rec("log_b", "t1", 2_000)]),
+        )
+        .await
+        .expect("the batch waited for a request connection")
+        .unwrap();
+        drop(held);
+        // Read on the others.
         let page = store
             .list_logs("t1", &LogFilter::default(), 10)
             .await
