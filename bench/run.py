@@ -230,36 +230,26 @@ def main():
         results["idle_rss_mb"] = {"gateway": rss_mb(gw.pid), "bare_proxy": rss_mb(bare.pid), "mock": rss_mb(mock.pid)}
         results["non_streaming"] = {}
         for c in (1, 16, 64):
-            # At concurrency 1 the tail is what is compared, and this VM's noise comes in
-            # bursts of seconds: the targets take turns over --c1-rounds short runs; each
-            # reports its run with the median p99 (all runs are kept in p50_runs/p99_runs, in
-            # round order), and the gateway's own latency is the median of the rounds' paired
-            # differences (summarize).
+            # At concurrency 1 the tail is what is compared: the targets take turns over
+            # --c1-rounds short runs (see take_turns), and the gateway's own latency is the
+            # median of the rounds' paired differences (summarize).
             rounds = a.c1_rounds if c == 1 else 1
-            runs = {}
-            for _ in range(rounds):
-                for name, (url, body, auth) in targets.items():
-                    runs.setdefault(name, []).append(wrk(url, body, auth, c, a.duration if rounds == 1 else max(3, a.duration // 2)))
-            for name, rs in runs.items():
-                r = sorted(rs, key=lambda x: x["p99_us"])[len(rs) // 2]
-                if rounds > 1:
-                    r = {**r, "p99_runs": [x["p99_us"] for x in rs], "p50_runs": [x["p50_us"] for x in rs]}
+            secs = a.duration if rounds == 1 else max(3, a.duration // 2)
+            picked = take_turns(rounds, targets, lambda t: wrk(*t, c, secs), lambda x: x["p99_us"],
+                                lambda x: (x["p50_us"], x["p99_us"]))
+            for name, r in picked.items():
                 results["non_streaming"].setdefault(name, {})[f"c{c}"] = r
                 print(f"c={c:<3} {name:<11} {r['rps']:>9.0f} req/s  p50 {r['p50_us']:>7.0f} us  p99 {r['p99_us']:>7.0f} us  p99.9 {r['p999_us']:>7.0f} us  errors {r['errors'] + r['non2xx']}" + (f"  (p99 of {rounds} runs: {r['p99_runs']})" if rounds > 1 else ""), flush=True)
         results["streaming"] = {}
         results["stream_ttfb"] = {}
         stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
                           ("gateway", f"{gw_url}/ai/chat", STREAM_GATEWAY, key))
-        # Time to first byte at light load: 10 clients, one stream after another each. Like
-        # concurrency 1 above, the two targets take turns (--ttfb-rounds rounds of 100 streams)
-        # and each reports its round with the median p50.
-        ttfb_runs = {}
-        for _ in range(a.ttfb_rounds):
-            for name, url, body, auth in stream_targets:
-                ttfb_runs.setdefault(name, []).append(streamload(url, body, auth, 100, concurrency=10, keepalive=True))
-        for name, rs in ttfb_runs.items():
-            r = sorted(rs, key=lambda x: x["ttfb_ms"]["p50"])[len(rs) // 2]
-            r = {**r, "p50_runs": [x["ttfb_ms"]["p50"] for x in rs], "p99_runs": [x["ttfb_ms"]["p99"] for x in rs]}
+        # Time to first byte at light load: 10 clients, one stream after another each, the
+        # two targets taking turns over --ttfb-rounds rounds of 100 streams.
+        picked = take_turns(a.ttfb_rounds, {n: (u, b, k) for n, u, b, k in stream_targets},
+                            lambda t: streamload(*t, 100, concurrency=10, keepalive=True),
+                            lambda x: x["ttfb_ms"]["p50"], lambda x: (x["ttfb_ms"]["p50"], x["ttfb_ms"]["p99"]))
+        for name, r in picked.items():
             results["stream_ttfb"][name] = r
             print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (10 concurrent, keep-alive; p50 of {a.ttfb_rounds} rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
         for name, url, body, auth in stream_targets:
@@ -278,6 +268,21 @@ def main():
     print(json.dumps(results["summary"], indent=2))
 
 
+def take_turns(rounds, targets, run, rank, figures):
+    """Runs every target once per round, in turn (this VM's noise comes in bursts of seconds,
+    so a round's runs share its stretch of noise). Each target reports its run with the median
+    `rank`, plus every round's p50 and p99 (`figures`) in round order, for `paired`."""
+    runs = {}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            runs.setdefault(name, []).append(run(target))
+    picked = {}
+    for name, rs in runs.items():
+        r = sorted(rs, key=rank)[len(rs) // 2]
+        picked[name] = {**r, "p50_runs": [figures(x)[0] for x in rs], "p99_runs": [figures(x)[1] for x in rs]}
+    return picked
+
+
 def paired(a, b):
     """Median over rounds of a's figure minus b's in the same round (the targets take turns,
     so a round's pair saw the same stretch of VM noise; the two medians taken apart can pair
@@ -289,8 +294,8 @@ def paired(a, b):
 def summarize(r):
     ns = r["non_streaming"]
     g1, b1, d1 = ns["gateway"]["c1"], ns["bare_proxy"]["c1"], ns["direct"]["c1"]
-    own50 = paired(g1.get("p50_runs", [g1["p50_us"]]), b1.get("p50_runs", [b1["p50_us"]]))
-    own99 = paired(g1.get("p99_runs", [g1["p99_us"]]), b1.get("p99_runs", [b1["p99_us"]]))
+    own50 = paired(g1["p50_runs"], b1["p50_runs"])
+    own99 = paired(g1["p99_runs"], b1["p99_runs"])
     gt, bt = r["stream_ttfb"]["gateway"], r["stream_ttfb"]["bare_proxy"]
     s = {
         "gateway_own_latency_p50_us": round(own50, 1),
