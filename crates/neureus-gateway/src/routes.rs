@@ -5,7 +5,7 @@ use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 
 use crate::handlers::{admin, chat, logs, misc, models, providers, v1};
-use crate::middleware::request_context;
+use crate::middleware::RequestContextLayer;
 use crate::state::AppState;
 
 /// The application. Middleware order is documented in `middleware.rs`.
@@ -45,6 +45,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(misc::not_found)
         .method_not_allowed_fallback(misc::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(request_context))
+        .layer(RequestContextLayer)
         .with_state(state)
 }
