@@ -641,10 +641,11 @@ fn log_insert_sql(rows: usize) -> &'static str {
             })
             .collect()
     });
-    // `rows` is a power of two no larger than INSERT_ROWS (see insert_logs); anything else
-    // gets an empty statement, which SQLite rejects as an error rather than a panic here.
-    all.get(rows.ilog2() as usize)
-        .filter(|_| rows.is_power_of_two())
+    // `rows` is a power of two no larger than INSERT_ROWS (see insert_logs); anything else,
+    // 0 included, gets an empty statement, which SQLite rejects as an error, not a panic.
+    rows.is_power_of_two()
+        .then(|| all.get(rows.ilog2() as usize))
+        .flatten()
         .map_or("", String::as_str)
 }
 
@@ -929,6 +930,7 @@ mod tests {
             assert_eq!(sql.matches('?').count(), n * LOG_COLUMNS, "{n} rows");
             assert_eq!(sql.matches("), (").count(), n - 1, "{n} rows");
         }
+        assert_eq!(log_insert_sql(0), "");
         assert_eq!(log_insert_sql(3), "");
         assert_eq!(log_insert_sql(INSERT_ROWS * 2), "");
     }
