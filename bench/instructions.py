@@ -9,8 +9,9 @@ calls, about the same for both targets) is not counted, so the ratio here is lar
 ratio of CPU time.
 
 Each target runs under `valgrind --tool=callgrind` with instrumentation off while it starts
-and warms up; then it is switched on for exactly --requests requests (wrk, 4 connections,
-kept alive), switched off, and the counts are dumped. The mock runs natively.
+and warms up; then it is switched on for exactly --requests requests (4 kept-alive
+connections from a client here that stops when the last answer is in), switched off two
+seconds later (the last log batch), and the counts are dumped. The mock runs natively.
 
 The gateway's log writer writes batches of exactly 250 records ([logs] batch_size, with a
 batch window longer than the run): under valgrind the gateway serves ~50 requests a second,
@@ -20,49 +21,61 @@ would be counted against every record; and a window would make the batch sizes, 
 count, depend on the machine's speed. With --requests a multiple of 250, the counted run
 writes exactly that many records, whatever the warm-up left in the queue.
 
-    apt-get install -y valgrind wrk
+    apt-get install -y valgrind
     bench/instructions.py                 # ~2 minutes after the build
 """
 
 import argparse
+import http.client
+import itertools
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as b  # noqa: E402  (the load benchmark's helpers: start, build, paths)
 
-LIMIT_LUA = """
-wrk.method = "POST"
-wrk.body = os.getenv("BODY")
-wrk.headers["content-type"] = "application/json"
-local auth = os.getenv("AUTH")
-if auth and auth ~= "" then wrk.headers["authorization"] = "Bearer " .. auth end
-local sent, limit = 0, tonumber(os.getenv("LIMIT"))
-request = function()
-  sent = sent + 1
-  if sent > limit then wrk.thread:stop() end
-  return wrk.format()
-end
-function done(summary) io.write(string.format('{"requests":%d,"errors":%d}\\n', summary.requests,
-  summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status)) end
-"""
+def post(url, body, auth, requests, conns=4):
+    """Sends exactly `requests` POSTs over `conns` kept-alive connections and returns when the
+    last answer is in (so the counted window holds only them); returns {requests, errors}."""
+    u = urllib.parse.urlsplit(url)
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {auth}"} if auth else {})}
+    tickets = itertools.count()
+    done = {"requests": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def client():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        try:
+            while next(tickets) < requests:
+                conn.request("POST", u.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                with lock:
+                    done["requests"] += 1
+                    done["errors"] += resp.status != 200
+        except OSError:
+            with lock:
+                done["errors"] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
 
 
-def wrk(url, body, auth, script, duration, limit=None):
-    env = {**os.environ, "BODY": body, "AUTH": auth or "", "LIMIT": str(limit or 10**9)}
-    out = subprocess.run(["wrk", "-t1", "-c4", f"-d{duration}s", "--timeout", "30s", "-s", str(script), url],
-                         capture_output=True, text=True, env=env, timeout=duration + 60).stdout
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1]) if lines else None
-
-
-def measure(name, cmd, env, path, auth, requests, script, outdir):
+def measure(name, cmd, env, path, auth, requests, outdir):
     """Runs `cmd` under callgrind; returns instructions per request over `requests` requests."""
     out = outdir / f"callgrind.{name}"
     for old in outdir.glob(f"callgrind.{name}*"):
@@ -70,11 +83,11 @@ def measure(name, cmd, env, path, auth, requests, script, outdir):
     vg = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"] + cmd
     p, url, _ = b.start(vg, env=env, core=1, ready=r"listening on (http://\S+)", timeout=300)
     target = url + path
-    wrk(target, b.CHAT_OPENAI, auth, b.ROOT / "bench/post.lua", 3)  # warm-up, not counted
+    post(target, b.CHAT_OPENAI, auth, 200)  # warm-up, not counted
     time.sleep(1)
     subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True, capture_output=True)
-    r = wrk(target, b.CHAT_OPENAI, auth, script, 300, limit=requests)
-    time.sleep(2)  # the last full batch of log records is being written
+    r = post(target, b.CHAT_OPENAI, auth, requests)
+    time.sleep(2)  # the last full batch of log records is being written (idle: ~0.1% counted)
     subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True, capture_output=True)
     subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
     p.terminate()
@@ -84,7 +97,7 @@ def measure(name, cmd, env, path, auth, requests, script, outdir):
         for line in f.read_text(errors="replace").splitlines():
             if line.startswith("totals:"):
                 total += int(line.split()[1])
-    if not r or r["requests"] == 0 or r["errors"]:
+    if r["requests"] != requests or r["errors"]:
         raise SystemExit(f"{name}: the counted run failed: {r}")
     return {"requests": r["requests"], "instructions": total, "per_request": round(total / r["requests"])}
 
@@ -98,20 +111,18 @@ def main():
     a = ap.parse_args()
     if a.requests <= 0 or a.requests % 250:
         raise SystemExit("--requests must be a positive multiple of 250 (the log batch size)")
-    for tool in ("valgrind", "callgrind_control", "wrk"):
+    for tool in ("valgrind", "callgrind_control"):
         if not subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).stdout:
-            raise SystemExit(f"{tool} is required: apt-get install -y valgrind wrk")
+            raise SystemExit(f"{tool} is required: apt-get install -y valgrind")
     if not a.no_build:
         b.build()
     outdir = Path(a.out)
     outdir.mkdir(parents=True, exist_ok=True)
-    script = outdir / "limit.lua"
-    script.write_text(LIMIT_LUA)
     results = {}
     try:
         _, mock_url, _ = b.start([str(b.REL / "fastmock")], core=0)
         results["bare_proxy"] = measure("bare", [str(b.REL / "bareproxy"), "--upstream", mock_url], None,
-                                        "/v1/chat/completions", None, a.requests, script, outdir)
+                                        "/v1/chat/completions", None, a.requests, outdir)
         print(f"bare proxy  {results['bare_proxy']['per_request']:>9,} instructions per request", flush=True)
         data = Path(tempfile.mkdtemp(prefix="bench-cg-"))
         conf = data / "neureus.toml"
@@ -122,7 +133,7 @@ def main():
                                  text=True, env={**os.environ, **env}, check=True).stdout
         key = json.loads(created)["apiKey"]
         results["gateway"] = measure("gateway", [a.gateway, "--config", str(conf), "serve", "--listen", "127.0.0.1:0"],
-                                     env, "/ai/chat", key, a.requests, script, outdir)
+                                     env, "/ai/chat", key, a.requests, outdir)
         print(f"gateway     {results['gateway']['per_request']:>9,} instructions per request", flush=True)
     finally:
         b.stop_all()
