@@ -61,9 +61,9 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(batch as u64));
         g.bench_function(format!("insert_throughput_batch_{batch}"), |b| {
             b.iter_batched(
-                || (0..batch).map(record).collect::<Vec<_>>(),
+                || (0..batch).map(record).collect::<Arc<[_]>>(),
                 |recs| {
-                    rt.block_on(store.insert_logs(&recs))
+                    rt.block_on(store.insert_logs(recs))
                         .expect("benchmark setup")
                 },
                 BatchSize::SmallInput,

@@ -238,8 +238,10 @@ async fn run(
             }
         }
         if !records.is_empty() {
-            write_batch(store.as_ref(), &records, &counters).await;
-            records.clear();
+            // Shared with the store (its writer may run on a thread of its own), not copied;
+            // `drain` keeps this buffer's capacity for the next batch.
+            let batch: Arc<[LogRecord]> = records.drain(..).collect();
+            write_batch(store.as_ref(), batch, &counters).await;
         }
         for f in flushes.drain(..) {
             let _ = f.send(());
@@ -247,11 +249,11 @@ async fn run(
     }
 }
 
-async fn write_batch(store: &dyn Store, records: &[LogRecord], counters: &LogCounters) {
+async fn write_batch(store: &dyn Store, records: Arc<[LogRecord]>, counters: &LogCounters) {
     let n = records.len() as u64;
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=4 {
-        match store.insert_logs(records).await {
+        match store.insert_logs(records.clone()).await {
             Ok(()) => {
                 counters.written.fetch_add(n, Ordering::Relaxed);
                 counters.batches.fetch_add(1, Ordering::Relaxed);

@@ -5,6 +5,7 @@ pub mod byok;
 pub mod crypto;
 pub mod keyfile;
 mod keys;
+mod logdb;
 pub mod logs;
 mod migrate;
 mod sqlite;
@@ -162,7 +163,10 @@ pub trait Store: Send + Sync {
     async fn tenants_changed_since(&self, since_ms: i64) -> Result<Vec<String>, StoreError>;
 
     /// Inserts log records in one transaction.
-    async fn insert_logs(&self, records: &[logs::LogRecord]) -> Result<(), StoreError>;
+    async fn insert_logs(
+        &self,
+        records: std::sync::Arc<[logs::LogRecord]>,
+    ) -> Result<(), StoreError>;
     /// A tenant's records, newest first, at most `limit`.
     async fn list_logs(
         &self,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,6 +11,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::crypto::Sealed;
 use crate::keys::{generate_api_key, hash_secret};
+use crate::logdb::LogDb;
 use crate::logs::{cost_from_e10, cost_to_e10, GroupBy, LogFilter, LogRecord, UsageRow};
 use crate::{
     migrate, new_id, now_ms, ApiKeyListing, ApiKeyRecord, NewApiKey, ProviderKeyRecord, Store,
@@ -21,12 +22,12 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The request-log writes (batches, retention) on a connection of their own: see
-    /// [`LOG_THREAD`].
-    log_pool: SqlitePool,
+    /// The request-log batches of a database file, on a connection and thread of their own
+    /// (see [`LOG_THREAD`]); `None` in memory, where they go through `pool`.
+    log_db: Option<LogDb>,
 }
 
-/// The name of the log writer's SQLite thread (at most 15 bytes: Linux keeps no more).
+/// The name of the log writer's thread (at most 15 bytes: Linux keeps no more).
 ///
 /// Log batches are written on a connection of their own, so a batch never holds up the
 /// connections that serve requests' reads. Its thread runs at the same priority as the
@@ -36,6 +37,9 @@ pub struct SqliteStore {
 /// (BENCHMARKS.md), builds with and without it taking turns: p99 at c=16 94 and 46 ms -> 9 and
 /// 9 ms, at c=64 57 -> 21 ms, req/s the same within noise; at c=1 no difference beyond noise.
 pub const LOG_THREAD: &str = "neureus-logdb";
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Rows per multi-row INSERT statement, at most (a power of two).
 const INSERT_ROWS: usize = 32;
@@ -48,7 +52,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
@@ -56,18 +60,13 @@ impl SqliteStore {
             .max_connections(if in_memory { 1 } else { 4 })
             .connect_with(opts.clone())
             .await?;
-        let log_pool = if in_memory {
-            pool.clone()
+        let log_db = if in_memory {
+            None
         } else {
-            SqlitePoolOptions::new()
-                .min_connections(1)
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(opts.thread_name(|_| LOG_THREAD.to_owned()))
-                .await?
+            // The pool has created the file; the writer opens it beside the pool.
+            Some(LogDb::open(opts.get_filename(), BUSY_TIMEOUT, LOG_THREAD)?)
         };
-        Ok(SqliteStore { pool, log_pool })
+        Ok(SqliteStore { pool, log_db })
     }
 
     /// Opens the database file `path`.
@@ -84,7 +83,7 @@ impl SqliteStore {
     {
         // Boxed: async-trait's Send check cannot see through `&mut *tx` in a loop.
         Box::pin(async move {
-            let mut tx = self.log_pool.begin().await?;
+            let mut tx = self.pool.begin().await?;
             let done = sqlx::query("SELECT 1 FROM neureus_migrations WHERE version = $1")
                 .bind(version)
                 .fetch_optional(&mut *tx)
@@ -415,11 +414,15 @@ impl Store for SqliteStore {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
-    async fn insert_logs(&self, records: &[LogRecord]) -> Result<(), StoreError> {
+    async fn insert_logs(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
-        let mut tx = self.log_pool.begin().await?;
+        if let Some(db) = &self.log_db {
+            return db.insert(records).await;
+        }
+        let records = &records[..];
+        let mut tx = self.pool.begin().await?;
         // Multi-row inserts in power-of-two sizes up to INSERT_ROWS: at most six distinct
         // statements, each prepared once and then served from the connection's statement
         // cache, where a statement per batch length would be parsed and planned anew for
@@ -427,11 +430,7 @@ impl Store for SqliteStore {
         // INSERT compiles to a VDBE program of several hundred KB, kept per connection.
         let mut rest = records;
         while !rest.is_empty() {
-            let n = if rest.len() >= INSERT_ROWS {
-                INSERT_ROWS
-            } else {
-                1 << rest.len().ilog2()
-            };
+            let n = insert_rows(rest.len());
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
@@ -582,7 +581,7 @@ impl Store for SqliteStore {
         )
         .bind(before_ms)
         .bind(i64::from(limit))
-        .execute(&self.log_pool)
+        .execute(&self.pool)
         .await?;
         if r.rows_affected() < u64::from(limit) {
             // The last batch of this pass: usage rows of hours wholly before the cutoff go
@@ -591,7 +590,7 @@ impl Store for SqliteStore {
             // usage_hourly_hour_idx serves it.
             sqlx::query("DELETE FROM usage_hourly WHERE hour <= $1")
                 .bind(before_ms.saturating_sub(HOUR_MS))
-                .execute(&self.log_pool)
+                .execute(&self.pool)
                 .await?;
         }
         Ok(r.rows_affected())
@@ -625,10 +624,20 @@ const LOG_INSERT: &str = "INSERT OR FAIL INTO request_logs (id, tenant_id, api_k
 /// Columns of [`LOG_INSERT`], each bound once per row.
 const LOG_COLUMNS: usize = 24;
 
+/// Rows for the next multi-row INSERT when `left` records remain (at least one): a power of
+/// two, at most [`INSERT_ROWS`].
+pub(crate) fn insert_rows(left: usize) -> usize {
+    if left >= INSERT_ROWS {
+        INSERT_ROWS
+    } else {
+        1 << left.max(1).ilog2()
+    }
+}
+
 /// The INSERT for `rows` records (a power of two up to [`INSERT_ROWS`]), its text built once:
 /// `QueryBuilder` formatted every placeholder and separator anew for each batch, about a
 /// third of the request-log path's own CPU per record (callgrind, stop 12).
-fn log_insert_sql(rows: usize) -> &'static str {
+pub(crate) fn log_insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
         let row = format!("({})", vec!["?"; LOG_COLUMNS].join(", "));
@@ -651,7 +660,7 @@ fn log_insert_sql(rows: usize) -> &'static str {
 
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
 
-fn clamp(v: u64) -> i64 {
+pub(crate) fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -666,7 +675,7 @@ fn hour_of(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS).saturating_mul(HOUR_MS)
 }
 
-const USAGE_UPSERT: &str =
+pub(crate) const USAGE_UPSERT: &str =
     "INSERT INTO usage_hourly (tenant_id, hour, model, provider, api_key_id, \
      requests, errors, input_tokens, output_tokens, cached_tokens, cost_e10) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -709,23 +718,23 @@ const HOURLY: UsageSource = UsageSource {
 
 /// One hourly usage row's key.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct HourKey<'a> {
-    tenant_id: &'a str,
-    hour: i64,
-    model: &'a str,
-    provider: &'a str,
-    api_key_id: &'a str,
+pub(crate) struct HourKey<'a> {
+    pub(crate) tenant_id: &'a str,
+    pub(crate) hour: i64,
+    pub(crate) model: &'a str,
+    pub(crate) provider: &'a str,
+    pub(crate) api_key_id: &'a str,
 }
 
 /// Sums, in the database's integer units.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Sums {
-    requests: i64,
-    errors: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cached_tokens: i64,
-    cost_e10: i64,
+pub(crate) struct Sums {
+    pub(crate) requests: i64,
+    pub(crate) errors: i64,
+    pub(crate) input_tokens: i64,
+    pub(crate) output_tokens: i64,
+    pub(crate) cached_tokens: i64,
+    pub(crate) cost_e10: i64,
 }
 
 impl Sums {
@@ -764,7 +773,7 @@ impl Sums {
 }
 
 /// A batch of records summed per tenant, hour, model, provider and key.
-fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
+pub(crate) fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
     let mut out: BTreeMap<HourKey<'_>, Sums> = BTreeMap::new();
     for r in records {
         let key = HourKey {
@@ -935,12 +944,45 @@ mod tests {
         assert_eq!(log_insert_sql(INSERT_ROWS * 2), "");
     }
 
-    /// 63 records take every statement size (32 + 16 + 8 + 4 + 2 + 1); every column of every
-    /// record differs, so a bind in the wrong place shows.
+    /// A file database, its directory removed on drop.
+    struct TempDb {
+        store: SqliteStore,
+        dir: std::path::PathBuf,
+    }
+
+    impl TempDb {
+        async fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("neureus-store-{}", uuid::Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let store = SqliteStore::open_file(&dir.join("n.db")).await.unwrap();
+            store.migrate().await.unwrap();
+            TempDb { store, dir }
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// On a file database (the log writer's own connection) and in memory (the pool's
+    /// multi-row INSERTs, where 63 records take every statement size: 32 + 16 + 8 + 4 + 2 + 1)
+    /// every column of every record is written where it belongs: each differs between
+    /// records, so a bind in the wrong place shows.
     #[tokio::test]
     async fn every_statement_size_writes_every_column() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-        store.migrate().await.unwrap();
+        let file = TempDb::new().await;
+        assert!(file.store.log_db.is_some());
+        let memory = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        memory.migrate().await.unwrap();
+        assert!(memory.log_db.is_none());
+        for store in [&file.store, &memory] {
+            every_column_round_trips(store).await;
+        }
+    }
+
+    async fn every_column_round_trips(store: &SqliteStore) {
         let recs: Vec<LogRecord> = (0..63_i64)
             .map(|i| {
                 let u = u64::try_from(i).unwrap();
@@ -973,7 +1015,7 @@ mod tests {
                 }
             })
             .collect();
-        store.insert_logs(&recs).await.unwrap();
+        store.insert_logs(recs.clone().into()).await.unwrap();
         for r in &recs {
             let got = store.get_log("t1", &r.id).await.unwrap();
             assert_eq!(got.as_ref(), Some(r));
@@ -1031,7 +1073,7 @@ mod tests {
             .collect();
         // Several batches, so hourly rows are added to across transactions.
         for chunk in recs.chunks(700) {
-            store.insert_logs(chunk).await.unwrap();
+            store.insert_logs(chunk.into()).await.unwrap();
         }
         let mut windows = vec![
             (0, i64::MAX),
@@ -1188,7 +1230,10 @@ mod tests {
         }
         tokio::time::timeout(
             Duration::from_secs(5),
-            store.insert_logs(&[rec("log_a", "t1", 1_000), rec("log_b", "t1", 2_000)]),
+            store.insert_logs(Arc::new([
+                rec("log_a", "t1", 1_000),
+                rec("log_b", "t1", 2_000),
+            ])),
         )
         .await
         .expect("the batch waited for a request connection")
@@ -1225,7 +1270,7 @@ mod tests {
         for store in [&file, &memory] {
             store.migrate().await.unwrap();
             store
-                .insert_logs(&[rec("log_old", "t1", 1_000)])
+                .insert_logs(Arc::new([rec("log_old", "t1", 1_000)]))
                 .await
                 .unwrap();
             // 40 rows: a full 32-row statement then an 8-row one; the repeat is the 35th.
@@ -1233,7 +1278,7 @@ mod tests {
                 .map(|i| rec(&format!("log_{i:03}"), "t1", 2_000 + i))
                 .collect();
             batch[34].id = "log_003".into();
-            assert!(store.insert_logs(&batch).await.is_err());
+            assert!(store.insert_logs(batch.clone().into()).await.is_err());
             let page = store
                 .list_logs("t1", &LogFilter::default(), 100)
                 .await
@@ -1247,9 +1292,9 @@ mod tests {
             // A failing row in the first statement, the one the journal change concerns.
             batch[34].id = "log_034".into();
             batch[5].id = "log_old".into();
-            assert!(store.insert_logs(&batch).await.is_err());
+            assert!(store.insert_logs(batch.clone().into()).await.is_err());
             batch[5].id = "log_005".into();
-            store.insert_logs(&batch).await.unwrap();
+            store.insert_logs(batch.clone().into()).await.unwrap();
             let page = store
                 .list_logs("t1", &LogFilter::default(), 100)
                 .await
@@ -1276,7 +1321,7 @@ mod tests {
             })
             .collect();
         recs.push(rec("log_other", "t2", now));
-        store.insert_logs(&recs).await.unwrap();
+        store.insert_logs(recs.clone().into()).await.unwrap();
         let (total, groups) = store.usage("t1", 0, now + 1, GroupBy::Day).await.unwrap();
         assert_eq!(total.requests, 2500);
         assert_eq!(groups.len(), 2);

@@ -373,9 +373,9 @@ async fn retention_deletes_old_records_in_the_background() {
     let old: Vec<_> = (0..2_500)
         .map(|i| rec(&format!("log_old_{i:05}"), now - 8 * 86_400_000))
         .collect();
-    gw.store.insert_logs(&old).await.unwrap();
+    gw.store.insert_logs(old.into()).await.unwrap();
     gw.store
-        .insert_logs(&[rec("log_recent", now - 86_400_000)])
+        .insert_logs(Arc::new([rec("log_recent", now - 86_400_000)]))
         .await
         .unwrap();
     // The task the server runs, on a short interval (the server's is hourly).
