@@ -57,7 +57,7 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let id = format!("req_{}", uuid::Uuid::now_v7().simple());
+        let id = neureus_store::new_id("req");
         req.extensions_mut().insert(RequestId(id.clone()));
         let span = tracing::info_span!(
             "request",

@@ -230,6 +230,38 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 /// A fresh time-ordered id with a prefix, e.g. `ten_0192…`.
+///
+/// Written into one allocation of the exact size: every request takes two of these (its
+/// request id and its log id), and `format!` with the uuid's `Display` took ~800
+/// instructions each (callgrind), this ~a fifth of that.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+    let mut hex = [0_u8; uuid::fmt::Simple::LENGTH];
+    let hex = uuid::Uuid::now_v7().simple().encode_lower(&mut hex);
+    let mut id = String::with_capacity(prefix.len() + 1 + hex.len());
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(hex);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_are_the_prefix_and_a_v7_uuid_in_lowercase_hex() {
+        let id = new_id("log");
+        let hex = id.strip_prefix("log_").expect(&id);
+        assert_eq!(hex.len(), 32, "{id}");
+        assert!(
+            hex.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{id}"
+        );
+        let uuid = uuid::Uuid::parse_str(hex).unwrap();
+        assert_eq!(uuid.get_version_num(), 7, "{id}");
+        assert_eq!(uuid.simple().to_string(), hex);
+        assert_ne!(new_id("log"), id);
+        assert!(new_id("").starts_with('_'));
+    }
 }

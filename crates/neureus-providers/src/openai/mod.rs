@@ -48,10 +48,11 @@ impl OpenaiProvider {
     }
 
     fn headers(creds: &Credentials) -> [(&'static str, String); 1] {
-        [(
-            "authorization",
-            format!("Bearer {}", creds.api_key.expose()),
-        )]
+        let key = creds.api_key.expose();
+        let mut value = String::with_capacity(7 + key.len());
+        value.push_str("Bearer ");
+        value.push_str(key);
+        [("authorization", value)]
     }
 }
 
