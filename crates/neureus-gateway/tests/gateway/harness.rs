@@ -29,6 +29,8 @@ pub struct TestGateway {
     pub http: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The database's directory, removed on drop.
+    data_dir: std::path::PathBuf,
 }
 
 /// One streamed chunk and when it arrived.
@@ -54,7 +56,16 @@ impl TestGateway {
             &mock.workers_ai_base(),
         );
         configure(&mut config);
-        let store = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+        // A database file, as `neureus serve` has: WAL, and request logs written by the
+        // store's own log writer thread (in memory they would take the pool's path).
+        let data_dir =
+            std::env::temp_dir().join(format!("neureus-gw-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let store = Arc::new(
+            SqliteStore::open_file(&data_dir.join("neureus.db"))
+                .await
+                .unwrap(),
+        );
         store.migrate().await.unwrap();
         let (tenant, key) = store.create_tenant("test").await.unwrap();
         let state = AppState::new(config, store.clone(), keys).unwrap();
@@ -75,6 +86,7 @@ impl TestGateway {
             http: reqwest::Client::new(),
             shutdown: Some(tx),
             server: Some(server),
+            data_dir,
         }
     }
 
@@ -192,6 +204,8 @@ impl Drop for TestGateway {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // Open files stay readable to the server until it stops (unlinked, not gone).
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
