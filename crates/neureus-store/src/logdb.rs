@@ -19,11 +19,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, Statement, ToSql};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, Statement, ToSql};
 use tokio::sync::oneshot;
 
-use crate::logs::{cost_to_e10, LogRecord};
-use crate::sqlite::{clamp, rollup};
+use crate::logs::LogRecord;
+use crate::sqlite::{log_values, rollup, usage_values, Bind};
 use crate::StoreError;
 
 /// One batch and where its outcome goes.
@@ -36,12 +37,6 @@ struct Job {
 #[derive(Debug, Clone)]
 pub(crate) struct LogDb {
     jobs: mpsc::Sender<Job>,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
-    }
 }
 
 impl LogDb {
@@ -124,11 +119,20 @@ fn prepared<'s, 'c>(
     conn: &'c Connection,
     sql: &str,
 ) -> rusqlite::Result<&'s mut Statement<'c>> {
-    if slot.is_none() {
-        *slot = Some(conn.prepare(sql)?);
+    let stmt = match slot.take() {
+        Some(stmt) => stmt,
+        None => conn.prepare(sql)?,
+    };
+    Ok(slot.insert(stmt))
+}
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Bind::Text(t) => t.to_sql(),
+            Bind::Int(n) => n.to_sql(),
+        }
     }
-    // Just filled when it was empty.
-    slot.as_mut().ok_or(rusqlite::Error::InvalidQuery)
 }
 
 /// Writes one batch in one transaction, or nothing of it.
@@ -167,54 +171,15 @@ fn write<'c>(
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
         let stmt = stmts.insert(conn, n)?;
-        let mut i = 0;
-        let mut bind = |v: &dyn ToSql| {
-            i += 1;
-            stmt.raw_bind_parameter(i, v)
-        };
-        for r in chunk {
-            bind(&r.id)?;
-            bind(&r.tenant_id)?;
-            bind(&r.api_key_id)?;
-            bind(&r.created_at_ms)?;
-            bind(&r.endpoint)?;
-            bind(&r.model_requested)?;
-            bind(&r.model)?;
-            bind(&r.provider)?;
-            bind(&r.category)?;
-            bind(&i64::from(r.status))?;
-            bind(&r.error_type)?;
-            bind(&r.error_message)?;
-            bind(&clamp(r.input_tokens))?;
-            bind(&clamp(r.output_tokens))?;
-            bind(&clamp(r.cached_tokens))?;
-            bind(&cost_to_e10(r.cost_usd))?;
-            bind(&clamp(r.latency_ms))?;
-            bind(&r.ttft_ms.map(clamp))?;
-            bind(&i64::from(r.streamed))?;
-            bind(&r.routing)?;
-            bind(&r.preprocessing)?;
-            bind(&r.metadata)?;
-            bind(&r.request_body)?;
-            bind(&r.response_body)?;
+        let values = chunk.iter().flat_map(log_values);
+        for (i, v) in values.enumerate() {
+            stmt.raw_bind_parameter(i + 1, v)?;
         }
         stmt.raw_execute()?;
     }
     let usage = stmts.usage(conn)?;
     for (k, v) in rollup(records) {
-        usage.execute(params![
-            k.tenant_id,
-            k.hour,
-            k.model,
-            k.provider,
-            k.api_key_id,
-            v.requests,
-            v.errors,
-            v.input_tokens,
-            v.output_tokens,
-            v.cached_tokens,
-            v.cost_e10,
-        ])?;
+        usage.execute(usage_values(&k, &v))?;
     }
     Ok(())
 }

@@ -436,50 +436,25 @@ impl Store for SqliteStore {
             // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
             let mut q = sqlx::query(log_insert_sql(n));
             for r in chunk {
-                q = q
-                    .bind(r.id.as_str())
-                    .bind(r.tenant_id.as_str())
-                    .bind(r.api_key_id.as_str())
-                    .bind(r.created_at_ms)
-                    .bind(r.endpoint.as_str())
-                    .bind(r.model_requested.as_deref())
-                    .bind(r.model.as_deref())
-                    .bind(r.provider.as_deref())
-                    .bind(r.category.as_deref())
-                    .bind(i64::from(r.status))
-                    .bind(r.error_type.as_deref())
-                    .bind(r.error_message.as_deref())
-                    .bind(clamp(r.input_tokens))
-                    .bind(clamp(r.output_tokens))
-                    .bind(clamp(r.cached_tokens))
-                    .bind(cost_to_e10(r.cost_usd))
-                    .bind(clamp(r.latency_ms))
-                    .bind(r.ttft_ms.map(clamp))
-                    .bind(i64::from(r.streamed))
-                    .bind(r.routing.as_deref())
-                    .bind(r.preprocessing.as_deref())
-                    .bind(r.metadata.as_deref())
-                    .bind(r.request_body.as_deref())
-                    .bind(r.response_body.as_deref());
+                for v in log_values(r) {
+                    q = match v {
+                        Bind::Text(t) => q.bind(t),
+                        Bind::Int(n) => q.bind(n),
+                    };
+                }
             }
             q.execute(&mut *tx).await?;
         }
         // The hourly usage rows these records add to, in the same transaction.
         for (k, v) in rollup(records) {
-            sqlx::query(USAGE_UPSERT)
-                .bind(k.tenant_id)
-                .bind(k.hour)
-                .bind(k.model)
-                .bind(k.provider)
-                .bind(k.api_key_id)
-                .bind(v.requests)
-                .bind(v.errors)
-                .bind(v.input_tokens)
-                .bind(v.output_tokens)
-                .bind(v.cached_tokens)
-                .bind(v.cost_e10)
-                .execute(&mut *tx)
-                .await?;
+            let mut q = sqlx::query(USAGE_UPSERT);
+            for b in usage_values(&k, &v) {
+                q = match b {
+                    Bind::Text(t) => q.bind(t),
+                    Bind::Int(n) => q.bind(n),
+                };
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -624,6 +599,64 @@ const LOG_INSERT: &str = "INSERT OR FAIL INTO request_logs (id, tenant_id, api_k
 /// Columns of [`LOG_INSERT`], each bound once per row.
 const LOG_COLUMNS: usize = 24;
 
+/// A value bound to a log or usage statement, as both writers (the pool's for databases in
+/// memory, the log thread's for files) bind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bind<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+}
+
+/// A record's values in [`LOG_INSERT`]'s column order: the one place that order is written.
+/// Text borrows from the record.
+pub(crate) fn log_values(r: &LogRecord) -> [Bind<'_>; LOG_COLUMNS] {
+    use Bind::{Int, Text};
+    [
+        Text(Some(&r.id)),
+        Text(Some(&r.tenant_id)),
+        Text(Some(&r.api_key_id)),
+        Int(Some(r.created_at_ms)),
+        Text(Some(&r.endpoint)),
+        Text(r.model_requested.as_deref()),
+        Text(r.model.as_deref()),
+        Text(r.provider.as_deref()),
+        Text(r.category.as_deref()),
+        Int(Some(i64::from(r.status))),
+        Text(r.error_type.as_deref()),
+        Text(r.error_message.as_deref()),
+        Int(Some(clamp(r.input_tokens))),
+        Int(Some(clamp(r.output_tokens))),
+        Int(Some(clamp(r.cached_tokens))),
+        Int(Some(cost_to_e10(r.cost_usd))),
+        Int(Some(clamp(r.latency_ms))),
+        Int(r.ttft_ms.map(clamp)),
+        Int(Some(i64::from(r.streamed))),
+        Text(r.routing.as_deref()),
+        Text(r.preprocessing.as_deref()),
+        Text(r.metadata.as_deref()),
+        Text(r.request_body.as_deref()),
+        Text(r.response_body.as_deref()),
+    ]
+}
+
+/// An hourly usage row's values in [`USAGE_UPSERT`]'s order.
+pub(crate) fn usage_values<'a>(k: &HourKey<'a>, v: &Sums) -> [Bind<'a>; 11] {
+    use Bind::{Int, Text};
+    [
+        Text(Some(k.tenant_id)),
+        Int(Some(k.hour)),
+        Text(Some(k.model)),
+        Text(Some(k.provider)),
+        Text(Some(k.api_key_id)),
+        Int(Some(v.requests)),
+        Int(Some(v.errors)),
+        Int(Some(v.input_tokens)),
+        Int(Some(v.output_tokens)),
+        Int(Some(v.cached_tokens)),
+        Int(Some(v.cost_e10)),
+    ]
+}
+
 /// Rows for the next multi-row INSERT when `left` records remain (at least one): a power of
 /// two, at most [`INSERT_ROWS`].
 pub(crate) fn insert_rows(left: usize) -> usize {
@@ -660,7 +693,7 @@ pub(crate) fn log_insert_sql(rows: usize) -> &'static str {
 
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
 
-pub(crate) fn clamp(v: u64) -> i64 {
+fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -719,22 +752,22 @@ const HOURLY: UsageSource = UsageSource {
 /// One hourly usage row's key.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct HourKey<'a> {
-    pub(crate) tenant_id: &'a str,
-    pub(crate) hour: i64,
-    pub(crate) model: &'a str,
-    pub(crate) provider: &'a str,
-    pub(crate) api_key_id: &'a str,
+    tenant_id: &'a str,
+    hour: i64,
+    model: &'a str,
+    provider: &'a str,
+    api_key_id: &'a str,
 }
 
 /// Sums, in the database's integer units.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sums {
-    pub(crate) requests: i64,
-    pub(crate) errors: i64,
-    pub(crate) input_tokens: i64,
-    pub(crate) output_tokens: i64,
-    pub(crate) cached_tokens: i64,
-    pub(crate) cost_e10: i64,
+    requests: i64,
+    errors: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cached_tokens: i64,
+    cost_e10: i64,
 }
 
 impl Sums {
