@@ -238,10 +238,11 @@ async fn run(
             }
         }
         if !records.is_empty() {
+            let background = background(rx.len(), batch, !flushes.is_empty());
             // Shared with the store (its writer may run on a thread of its own), not copied;
             // `drain` keeps this buffer's capacity for the next batch.
             let batch: Arc<[LogRecord]> = records.drain(..).collect();
-            write_batch(store.as_ref(), batch, &counters).await;
+            write_batch(store.as_ref(), batch, &counters, background).await;
         }
         for f in flushes.drain(..) {
             let _ = f.send(());
@@ -249,11 +250,30 @@ async fn run(
     }
 }
 
-async fn write_batch(store: &dyn Store, records: Arc<[LogRecord]>, counters: &LogCounters) {
+/// Whether a batch may be written at low priority ([`Store::insert_logs_background`]): when
+/// fewer than a full batch of records wait behind it and nobody waits for a flush. Then a
+/// request that arrives while it is written gets the CPU first; once the writer falls behind,
+/// batches go at normal priority again, so the queue does not fill (a writer always at low
+/// priority did, under load).
+fn background(queued: usize, batch: usize, flush_waiting: bool) -> bool {
+    !flush_waiting && queued < batch
+}
+
+async fn write_batch(
+    store: &dyn Store,
+    records: Arc<[LogRecord]>,
+    counters: &LogCounters,
+    background: bool,
+) {
     let n = records.len() as u64;
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=4 {
-        match store.insert_logs(records.clone()).await {
+        let written = if background {
+            store.insert_logs_background(records.clone()).await
+        } else {
+            store.insert_logs(records.clone()).await
+        };
+        match written {
             Ok(()) => {
                 counters.written.fetch_add(n, Ordering::Relaxed);
                 counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -393,6 +413,17 @@ mod tests {
             tenant_id: "t".into(),
             key_id: "key_k".into(),
         }
+    }
+
+    /// A batch goes to the background writer only while the writer keeps up and nobody
+    /// waits for a flush.
+    #[test]
+    fn batches_go_to_the_background_writer_only_while_it_keeps_up() {
+        assert!(background(0, 500, false));
+        assert!(background(499, 500, false));
+        assert!(!background(500, 500, false));
+        assert!(!background(9_000, 500, false));
+        assert!(!background(0, 500, true));
     }
 
     /// Records that arrive within the linger window go out as one batch, without a flush.

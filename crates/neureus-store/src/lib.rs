@@ -173,6 +173,15 @@ pub trait Store: Send + Sync {
         &self,
         records: std::sync::Arc<[logs::LogRecord]>,
     ) -> Result<(), StoreError>;
+    /// [`Store::insert_logs`] for a batch that is not urgent: a backend that can write it at a
+    /// lower CPU priority does (SQLite files: a second writer thread at nice 10), so requests
+    /// arriving meanwhile are not kept waiting behind it. The same records end up written.
+    async fn insert_logs_background(
+        &self,
+        records: std::sync::Arc<[logs::LogRecord]>,
+    ) -> Result<(), StoreError> {
+        self.insert_logs(records).await
+    }
     /// A tenant's records, newest first, at most `limit`.
     async fn list_logs(
         &self,

@@ -24,6 +24,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_usage_hourly_and_log_filters.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_leaner_log_indexes.sql"),
+    ),
 ];
 
 /// The bookkeeping table.

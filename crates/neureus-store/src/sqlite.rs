@@ -29,14 +29,16 @@ pub struct SqliteStore {
 
 /// The name of the log writer's thread (at most 15 bytes: Linux keeps no more).
 ///
-/// Log batches are written on a connection of their own, so a batch never holds up the
-/// connections that serve requests' reads. Its thread runs at the same priority as the
-/// request threads. It ran at nice 19 for a while, to keep a batch from delaying requests
-/// that arrive while it runs; under load that starved it: request tasks waited on the full
-/// log queue in bursts while the writer, preempted at every wake-up, caught up. Measured
-/// (BENCHMARKS.md), builds with and without it taking turns: p99 at c=16 94 and 46 ms -> 9 and
-/// 9 ms, at c=64 57 -> 21 ms, req/s the same within noise; at c=1 no difference beyond noise.
+/// Log batches are written on connections of their own, so a batch never holds up the
+/// connections that serve requests' reads. This thread runs at the same priority as the
+/// request threads; batches that are not urgent go to [`LOG_BACKGROUND_THREAD`] instead (see
+/// `logdb`). One writer at nice 19 for every batch was tried in stops 10-11 and starved under load:
+/// request tasks waited on the full log queue in bursts (p99 at c=16 94 and 46 ms -> 9 ms
+/// without it).
 pub const LOG_THREAD: &str = "neureus-logdb";
+
+/// The name of the background log writer's thread, at a lower priority (see `logdb`).
+pub const LOG_BACKGROUND_THREAD: &str = "neureus-logbg";
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,7 +66,12 @@ impl SqliteStore {
             None
         } else {
             // The pool has created the file; the writer opens it beside the pool.
-            Some(LogDb::open(opts.get_filename(), BUSY_TIMEOUT, LOG_THREAD)?)
+            Some(LogDb::open(
+                opts.get_filename(),
+                BUSY_TIMEOUT,
+                LOG_THREAD,
+                LOG_BACKGROUND_THREAD,
+            )?)
         };
         Ok(SqliteStore { pool, log_db })
     }
@@ -414,12 +421,19 @@ impl Store for SqliteStore {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
+    async fn insert_logs_background(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
+        match &self.log_db {
+            Some(db) if !records.is_empty() => db.insert(records, true).await,
+            _ => self.insert_logs(records).await,
+        }
+    }
+
     async fn insert_logs(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         if let Some(db) = &self.log_db {
-            return db.insert(records).await;
+            return db.insert(records, false).await;
         }
         let records = &records[..];
         let mut tx = self.pool.begin().await?;
@@ -476,6 +490,11 @@ impl Store for SqliteStore {
         }
         if let Some(s) = f.status {
             qb.push(" AND status = ").push_bind(i64::from(s));
+            if s != 200 {
+                // Implies request_logs_tenant_failed_idx's `WHERE status <> 200` in words
+                // SQLite's planner can see (it does not infer it from a bound value).
+                qb.push(" AND status <> 200");
+            }
         }
         if let Some(t) = f.from_ms {
             qb.push(" AND created_at >= ").push_bind(t);
@@ -551,13 +570,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_logs_before(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
-        let r = sqlx::query(
-            "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs WHERE created_at < $1 LIMIT $2)",
-        )
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
+        // Tenant by tenant through request_logs_tenant_created_idx (there is no index on
+        // created_at alone, migration 6): `ids` lists the distinct tenant ids of the
+        // records, one index seek each (a skip scan), then each one's expired range.
+        let r = sqlx::query(RETENTION_DELETE)
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
         if r.rows_affected() < u64::from(limit) {
             // The last batch of this pass: usage rows of hours wholly before the cutoff go
             // too, so usage and records cover the same period.
@@ -690,6 +710,14 @@ pub(crate) fn log_insert_sql(rows: usize) -> &'static str {
         .flatten()
         .map_or("", String::as_str)
 }
+
+/// Deletes up to $2 records created before $1 (see `delete_logs_before`).
+const RETENTION_DELETE: &str = "WITH RECURSIVE ids(id) AS (\
+     SELECT MIN(tenant_id) FROM request_logs \
+     UNION ALL SELECT (SELECT MIN(tenant_id) FROM request_logs WHERE tenant_id > ids.id) \
+     FROM ids WHERE ids.id IS NOT NULL) \
+     DELETE FROM request_logs WHERE id IN (SELECT r.id FROM ids t CROSS JOIN request_logs r \
+     ON r.tenant_id = t.id AND r.created_at < $1 LIMIT $2)";
 
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
 
@@ -1202,7 +1230,11 @@ mod tests {
         // A filter that matches few records must not walk all of the tenant's others.
         for (col, value, index) in [
             ("model", "'m'", "request_logs_tenant_model_idx"),
-            ("status", "502", "request_logs_tenant_status_idx"),
+            (
+                "status",
+                "502 AND status <> 200",
+                "request_logs_tenant_failed_idx",
+            ),
             ("provider", "'p'", "request_logs_tenant_provider_idx"),
         ] {
             let filtered = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND {col} = {value} AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
@@ -1217,13 +1249,19 @@ mod tests {
         assert!(expired.contains("usage_hourly_hour_idx"), "{expired}");
         let usage = plan(&store, "SELECT model, COUNT(*) FROM request_logs WHERE tenant_id = 't' AND created_at >= 0 AND created_at < 10 GROUP BY model").await;
         assert!(usage.contains("request_logs_tenant_created_idx"), "{usage}");
+        // Successes are not in the status index; their filter walks the newest records.
+        let ok = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND status = 200 AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+        assert!(
+            ok.contains("request_logs_tenant_id_idx") && !ok.contains("TEMP B-TREE"),
+            "{ok}"
+        );
         let retention = plan(
             &store,
-            "SELECT id FROM request_logs WHERE created_at < 5 LIMIT 1000",
+            &RETENTION_DELETE.replace("$1", "5").replace("$2", "1000"),
         )
         .await;
         assert!(
-            retention.contains("request_logs_created_idx"),
+            retention.contains("request_logs_tenant_created_idx") && !retention.contains("SCAN r"),
             "{retention}"
         );
         let one = plan(
@@ -1273,13 +1311,23 @@ mod tests {
         .await
         .expect("the batch waited for a request connection")
         .unwrap();
+        // So is a batch for the background writer, on its own connection too.
+        assert!(threads_named(LOG_BACKGROUND_THREAD) >= 1);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            store.insert_logs_background(Arc::new([rec("log_c", "t1", 3_000)])),
+        )
+        .await
+        .expect("the background batch waited for a request connection")
+        .unwrap();
         drop(held);
         // Read on the others.
         let page = store
             .list_logs("t1", &LogFilter::default(), 10)
             .await
             .unwrap();
-        assert_eq!(page.len(), 2);
+        assert_eq!(page.len(), 3);
+        assert_eq!(page[0], rec("log_c", "t1", 3_000));
         assert_eq!(store.delete_logs_before(1_500, 10).await.unwrap(), 1);
         assert_eq!(
             store
@@ -1287,7 +1335,7 @@ mod tests {
                 .await
                 .unwrap()
                 .len(),
-            1
+            2
         );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
