@@ -52,8 +52,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
     // The common case, a valid body, parses without path tracking (~1% of a request's CPU);
-    // only a failed parse runs again with it, to name the field at fault.
-    if let Ok(value) = serde_json::from_slice(bytes) {
+    // only a failed parse runs again with it, to name the field at fault. From a `str`
+    // checked once: from bytes, serde_json checks every string value's UTF-8 on its own
+    // (~100 instructions each, callgrind); invalid UTF-8 goes to the precise path below.
+    if let Ok(Ok(value)) = std::str::from_utf8(bytes).map(serde_json::from_str) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -73,4 +75,42 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::invalid(format!("request body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Body {
+        model: String,
+        n: Option<u32>,
+    }
+
+    #[test]
+    fn valid_bodies_parse_and_bad_ones_say_why() {
+        let ok: Body = parse_json(r#" {"model":"gpt-4o \u00e9 é","n":2}"#.as_bytes()).unwrap();
+        assert_eq!(ok.model, "gpt-4o \u{e9} é");
+        assert_eq!(ok.n, Some(2));
+        // Invalid UTF-8 inside a string: a syntax error with its position, not a panic or
+        // a field error.
+        let err = parse_json::<Body>(b"{\"model\":\"a\xff\"}").unwrap_err();
+        assert!(
+            err.message.starts_with("request body is not valid JSON:"),
+            "{}",
+            err.message
+        );
+        let err = parse_json::<Body>(br#"{"model":"m","n":"two"}"#).unwrap_err();
+        assert!(
+            err.message.starts_with("n: invalid type"),
+            "{}",
+            err.message
+        );
+        let err = parse_json::<Body>(br#"{"model":"m","n":1"#).unwrap_err();
+        assert!(
+            err.message.starts_with("request body is not valid JSON:"),
+            "{}",
+            err.message
+        );
+    }
 }

@@ -33,7 +33,7 @@ impl StreamMachine for AnthropicStream {
         }
         // The `type` inside `data` names the event too; it is what we dispatch on.
         let parsed: AnthropicEvent =
-            crate::http::parse_json("Anthropic stream event", ev.data.as_bytes())?;
+            crate::http::parse_json_str("Anthropic stream event", &ev.data)?;
         let mut out = Vec::new();
         match parsed {
             AnthropicEvent::MessageStart { message } => {

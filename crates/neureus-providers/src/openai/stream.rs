@@ -89,7 +89,7 @@ impl StreamMachine for OpenaiStream {
         if data.is_empty() {
             return Ok(Vec::new());
         }
-        let chunk: OpenaiChunk = crate::http::parse_json("OpenAI stream chunk", data.as_bytes())?;
+        let chunk: OpenaiChunk = crate::http::parse_json_str("OpenAI stream chunk", data)?;
         chunk_events(chunk)
     }
 

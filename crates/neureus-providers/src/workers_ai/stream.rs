@@ -82,8 +82,7 @@ impl StreamMachine for WorkersStream {
         if data.is_empty() {
             return Ok(Vec::new());
         }
-        let chunk: WorkersChunk =
-            crate::http::parse_json("Workers AI stream chunk", data.as_bytes())?;
+        let chunk: WorkersChunk = crate::http::parse_json_str("Workers AI stream chunk", data)?;
         if let Some(errors) = chunk.errors.filter(|e| !e.is_empty()) {
             return Err(envelope_error(200, &errors));
         }
