@@ -992,6 +992,72 @@ mod tests {
         }
     }
 
+    /// The status filter through the index of failures (any status but 200) and through the
+    /// newest-first walk (200) returns exactly the matching records, newest first; retention
+    /// finds every tenant's expired records through the per-tenant index, in batches.
+    #[tokio::test]
+    async fn status_filter_and_retention_across_tenants() {
+        for url in ["sqlite::memory:", "file"] {
+            let dir = std::env::temp_dir().join(format!("neureus-ret-{}", uuid::Uuid::now_v7()));
+            let store = if url == "file" {
+                std::fs::create_dir_all(&dir).unwrap();
+                SqliteStore::open_file(&dir.join("n.db")).await.unwrap()
+            } else {
+                SqliteStore::connect(url).await.unwrap()
+            };
+            store.migrate().await.unwrap();
+            let statuses = [200_u16, 502, 200, 429, 200, 200, 502, 499];
+            let tenants = ["a", "t1", "t10", "t2", "z"];
+            let mut recs = Vec::new();
+            for (i, t) in tenants.iter().enumerate() {
+                for j in 0..40_usize {
+                    let mut r = rec(&format!("log_{t}_{j:03}"), t, 1_000 + (j as i64) * 100);
+                    r.status = statuses[(i + j) % statuses.len()];
+                    recs.push(r);
+                }
+            }
+            store.insert_logs(recs.clone().into()).await.unwrap();
+            for t in tenants {
+                for status in [200_u16, 502, 429, 499, 404] {
+                    let filter = LogFilter {
+                        status: Some(status),
+                        ..LogFilter::default()
+                    };
+                    let got = store.list_logs(t, &filter, 1_000).await.unwrap();
+                    let mut want: Vec<LogRecord> = recs
+                        .iter()
+                        .filter(|r| r.tenant_id == t && r.status == status)
+                        .cloned()
+                        .collect();
+                    want.reverse();
+                    assert_eq!(got, want, "{t} status {status}");
+                }
+            }
+            // 25 of each tenant's 40 records are older than 3,500 ms: 125 in all, deleted
+            // in batches of 30 that cross from one tenant to the next.
+            let mut deleted = Vec::new();
+            loop {
+                let n = store.delete_logs_before(3_500, 30).await.unwrap();
+                assert!(n <= 30);
+                if n == 0 {
+                    break;
+                }
+                deleted.push(n);
+            }
+            assert_eq!(deleted.iter().sum::<u64>(), 125, "{deleted:?}");
+            for t in tenants {
+                let left = store
+                    .list_logs(t, &LogFilter::default(), 1_000)
+                    .await
+                    .unwrap();
+                assert_eq!(left.len(), 15, "{t}");
+                assert!(left.iter().all(|r| r.created_at_ms >= 3_500), "{t}");
+            }
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
     #[test]
     fn log_insert_text_has_a_row_of_placeholders_per_record() {
         for k in 0..=INSERT_ROWS.ilog2() {
