@@ -15,16 +15,17 @@
 //! their records through its pool instead.
 //!
 //! Two writer threads, each with its connection and statements: one at the request threads'
-//! priority, one at nice [`BACKGROUND_NICE`] for batches that are not urgent (the caller
-//! says which; the gateway's writer sends a batch there while no further batch is waiting).
-//! On a busy core the scheduler gives a woken request thread the CPU before a background
-//! batch, where with equal priority a request that arrived while a batch was being written
-//! waited up to a time slice (~1.5 ms) behind it. Measured at concurrency 1 on one core
-//! (BENCHMARKS.md): the gateway's own p99 ~1,000-1,300 µs with one writer at normal priority,
-//! ~150-200 µs with the batch niced. A writer that is only ever niced starves under load
-//! (nice 19 for every batch was tried in stops 10-11: requests waited in bursts on a full queue); here a backlog
-//! sends the next batch to the normal thread, and nice 10 still gets ~10% of a contended core,
-//! so a background batch finishes while the queue has room.
+//! priority, one [`BACKGROUND_NICE`] nice levels below it for batches that are not urgent
+//! (the caller says which; the gateway's writer sends a batch there while no further batch
+//! is waiting). On a busy core the scheduler gives a woken request thread the CPU before a
+//! background batch, where with equal priority a request that arrived while a batch was
+//! being written waited behind it. Measured at concurrency 1 on one core (BENCHMARKS.md):
+//! the gateway's own p99 ~1,000-1,300 µs with one writer at normal priority, ~150-200 µs
+//! with the batch niced. A writer that is only ever niced starves under load (nice 19 for
+//! every batch was tried in stops 10-11: requests waited in bursts on a full queue); here a
+//! backlog sends the next batch to the normal thread, and at nice 10 the background thread
+//! still gets ~10% of a contended core, so its batch finishes while the queue has room.
+
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -44,7 +45,7 @@ struct Job {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The nice value of the background writer thread (request threads run at 0).
+/// How many nice levels below the request threads the background writer runs (at most 19).
 pub(crate) const BACKGROUND_NICE: i32 = 10;
 
 /// The handle: batches go to the writer threads, which end when every handle is dropped.
@@ -116,17 +117,22 @@ fn spawn(
     Ok(jobs)
 }
 
-/// Sets the calling thread's nice value. Linux keeps a nice value per thread, so
-/// `setpriority(PRIO_PROCESS, 0)` changes only this one; elsewhere it would change the whole
-/// process, so there the thread keeps its priority. A refusal (a sandbox, say) leaves the
+/// Lowers the calling thread's priority by `by` nice levels (to at most 19). Linux keeps a
+/// nice value per thread, so `setpriority(PRIO_PROCESS, 0)` changes only this one; elsewhere
+/// it would change the whole process, so there the thread keeps its priority. Relative to
+/// the thread's own value (inherited from the one that started it) so that a gateway run at
+/// a nice value of its own still gets a lower one here. A refusal (a sandbox, say) leaves the
 /// thread at normal priority: slower tails at light load, nothing lost.
-fn lower_priority(nice: i32) {
+fn lower_priority(by: i32) {
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, nice) {
-        tracing::warn!(error = %e, nice, "cannot lower the background log writer's priority");
+    {
+        let target = rustix::process::getpriority_process(None).map(|now| (now + by).min(19));
+        if let Err(e) = target.and_then(|n| rustix::process::setpriority_process(None, n)) {
+            tracing::warn!(error = %e, by, "cannot lower the background log writer's priority");
+        }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = nice;
+    let _ = by;
 }
 
 fn run(conn: Connection, rx: &mpsc::Receiver<Job>) {
@@ -244,6 +250,12 @@ fn write<'c>(
 mod tests {
     use super::*;
 
+    /// The nice value in a `/proc/.../stat` line: field 19, counting `(comm)` as field 2.
+    fn nice_in(stat: &str) -> Option<i32> {
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(16)?.parse().ok()
+    }
+
     /// The nice value of this process's thread named `name`, once it has one (threads set
     /// their own when they start).
     fn nice_of(name: &str) -> Option<i32> {
@@ -253,12 +265,7 @@ mod tests {
             .filter(|t| {
                 std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
             })
-            .find_map(|t| {
-                let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
-                // Fields after the `(comm)`: state is field 3, nice field 19.
-                let rest = &stat[stat.rfind(')')? + 1..];
-                rest.split_whitespace().nth(16)?.parse().ok()
-            })
+            .find_map(|t| nice_in(&std::fs::read_to_string(t.path().join("stat")).ok()?))
     }
 
     #[test]
@@ -266,12 +273,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("neureus-logbg-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("n.db");
-        let base = nice_of(
-            std::fs::read_to_string("/proc/thread-self/comm")
-                .unwrap()
-                .trim_end(),
-        )
-        .unwrap();
+        // The threads start at this thread's value.
+        let base = nice_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
         let normal = spawn(&path, Duration::from_secs(1), "nru-test-fg", None).unwrap();
         let background = spawn(
             &path,
@@ -281,9 +284,7 @@ mod tests {
         )
         .unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        // A thread may only lower its priority, so under a runner already niced beyond 10 the
-        // writer stays at the runner's value.
-        let want = BACKGROUND_NICE.max(base);
+        let want = (base + BACKGROUND_NICE).min(19);
         while nice_of("nru-test-bg") != Some(want) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
