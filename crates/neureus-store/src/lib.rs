@@ -174,8 +174,9 @@ pub trait Store: Send + Sync {
         records: std::sync::Arc<[logs::LogRecord]>,
     ) -> Result<(), StoreError>;
     /// [`Store::insert_logs`] for a batch that is not urgent: a backend that can write it at a
-    /// lower CPU priority does (SQLite files: a second writer thread, 10 nice levels lower), so requests
-    /// arriving meanwhile are not kept waiting behind it. The same records end up written.
+    /// lower CPU priority does (SQLite files: a second writer thread, 10 nice levels lower),
+    /// so requests arriving meanwhile are not kept waiting behind it. The same records end up
+    /// written.
     async fn insert_logs_background(
         &self,
         records: std::sync::Arc<[logs::LogRecord]>,

@@ -32,9 +32,9 @@ pub struct SqliteStore {
 /// Log batches are written on connections of their own, so a batch never holds up the
 /// connections that serve requests' reads. This thread runs at the same priority as the
 /// request threads; batches that are not urgent go to [`LOG_BACKGROUND_THREAD`] instead (see
-/// `logdb`). One writer at nice 19 for every batch was tried in stops 10-11 and starved under load:
-/// request tasks waited on the full log queue in bursts (p99 at c=16 94 and 46 ms -> 9 ms
-/// without it).
+/// `logdb`). One writer at nice 19 for every batch was tried in stops 10-11 and starved under
+/// load: request tasks waited on the full log queue in bursts (p99 at c=16 94 and 46 ms -> 9
+/// ms without it).
 pub const LOG_THREAD: &str = "neureus-logdb";
 
 /// The name of the background log writer's thread, at a lower priority (see `logdb`).
