@@ -238,7 +238,7 @@ async fn run(
             }
         }
         if !records.is_empty() {
-            let background = background(rx.len(), batch, !flushes.is_empty());
+            let background = background(records.len(), rx.len(), batch, !flushes.is_empty());
             // Shared with the store (its writer may run on a thread of its own), not copied;
             // `drain` keeps this buffer's capacity for the next batch.
             let batch: Arc<[LogRecord]> = records.drain(..).collect();
@@ -250,13 +250,15 @@ async fn run(
     }
 }
 
-/// Whether a batch may be written at low priority ([`Store::insert_logs_background`]): when
-/// fewer than a full batch of records wait behind it and nobody waits for a flush. Then a
-/// request that arrives while it is written gets the CPU first; once the writer falls behind,
-/// batches go at normal priority again, so the queue does not fill (a writer always at low
-/// priority did, under load).
-fn background(queued: usize, batch: usize, flush_waiting: bool) -> bool {
-    !flush_waiting && queued < batch
+/// Whether a batch of `filled` records may be written at low priority
+/// ([`Store::insert_logs_background`]): when the batch window closed before it filled, fewer
+/// than a full batch of records wait behind it, and nobody waits for a flush; that is, under
+/// light load, where a request arriving while the batch is written should get the CPU first.
+/// Full batches or a backlog mean the writer is busy: those batches go at normal priority, as
+/// every batch did before, so the queue does not fill (a writer always at low priority did,
+/// under load) and saturated throughput is as it was.
+fn background(filled: usize, queued: usize, batch: usize, flush_waiting: bool) -> bool {
+    !flush_waiting && filled < batch && queued < batch
 }
 
 async fn write_batch(
@@ -415,15 +417,20 @@ mod tests {
         }
     }
 
-    /// A batch goes to the background writer only while the writer keeps up and nobody
-    /// waits for a flush.
+    /// A batch goes to the background writer only under light load (it did not fill, no
+    /// backlog) and when nobody waits for a flush.
     #[test]
-    fn batches_go_to_the_background_writer_only_while_it_keeps_up() {
-        assert!(background(0, 500, false));
-        assert!(background(499, 500, false));
-        assert!(!background(500, 500, false));
-        assert!(!background(9_000, 500, false));
-        assert!(!background(0, 500, true));
+    fn batches_go_to_the_background_writer_only_under_light_load() {
+        assert!(background(1, 0, 500, false));
+        assert!(background(499, 499, 500, false));
+        assert!(!background(500, 0, 500, false), "a full batch");
+        assert!(!background(10, 500, 500, false), "a backlog");
+        assert!(!background(10, 9_000, 500, false), "a backlog");
+        assert!(!background(10, 0, 500, true), "a flush waits");
+        assert!(
+            !background(1, 0, 1, false),
+            "batches of one are always full"
+        );
     }
 
     /// Records that arrive within the linger window go out as one batch, without a flush.
