@@ -421,57 +421,12 @@ impl Store for SqliteStore {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
-    async fn insert_logs_background(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
-        match &self.log_db {
-            Some(db) if !records.is_empty() => db.insert(records, true).await,
-            _ => self.insert_logs(records).await,
-        }
+    async fn insert_logs(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
+        self.write_logs(records, false).await
     }
 
-    async fn insert_logs(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        if let Some(db) = &self.log_db {
-            return db.insert(records, false).await;
-        }
-        let records = &records[..];
-        let mut tx = self.pool.begin().await?;
-        // Multi-row inserts in power-of-two sizes up to INSERT_ROWS: at most six distinct
-        // statements, each prepared once and then served from the connection's statement
-        // cache, where a statement per batch length would be parsed and planned anew for
-        // almost every batch. Larger statements save little CPU but cost memory: a 256-row
-        // INSERT compiles to a VDBE program of several hundred KB, kept per connection.
-        let mut rest = records;
-        while !rest.is_empty() {
-            let n = insert_rows(rest.len());
-            let (chunk, tail) = rest.split_at(n);
-            rest = tail;
-            // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
-            let mut q = sqlx::query(log_insert_sql(n));
-            for r in chunk {
-                for v in log_values(r) {
-                    q = match v {
-                        Bind::Text(t) => q.bind(t),
-                        Bind::Int(n) => q.bind(n),
-                    };
-                }
-            }
-            q.execute(&mut *tx).await?;
-        }
-        // The hourly usage rows these records add to, in the same transaction.
-        for (k, v) in rollup(records) {
-            let mut q = sqlx::query(USAGE_UPSERT);
-            for b in usage_values(&k, &v) {
-                q = match b {
-                    Bind::Text(t) => q.bind(t),
-                    Bind::Int(n) => q.bind(n),
-                };
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    async fn insert_logs_background(&self, records: Arc<[LogRecord]>) -> Result<(), StoreError> {
+        self.write_logs(records, true).await
     }
 
     async fn list_logs(
@@ -850,6 +805,58 @@ pub(crate) fn rollup(records: &[LogRecord]) -> BTreeMap<HourKey<'_>, Sums> {
 }
 
 impl SqliteStore {
+    /// A batch in one transaction: on a database file through the log writer (its background
+    /// thread if `background`), in memory through the pool.
+    async fn write_logs(
+        &self,
+        records: Arc<[LogRecord]>,
+        background: bool,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if let Some(db) = &self.log_db {
+            return db.insert(records, background).await;
+        }
+        let records = &records[..];
+        let mut tx = self.pool.begin().await?;
+        // Multi-row inserts in power-of-two sizes up to INSERT_ROWS: at most six distinct
+        // statements, each prepared once and then served from the connection's statement
+        // cache, where a statement per batch length would be parsed and planned anew for
+        // almost every batch. Larger statements save little CPU but cost memory: a 256-row
+        // INSERT compiles to a VDBE program of several hundred KB, kept per connection.
+        let mut rest = records;
+        while !rest.is_empty() {
+            let n = insert_rows(rest.len());
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
+            let mut q = sqlx::query(log_insert_sql(n));
+            for r in chunk {
+                for v in log_values(r) {
+                    q = match v {
+                        Bind::Text(t) => q.bind(t),
+                        Bind::Int(n) => q.bind(n),
+                    };
+                }
+            }
+            q.execute(&mut *tx).await?;
+        }
+        // The hourly usage rows these records add to, in the same transaction.
+        for (k, v) in rollup(records) {
+            let mut q = sqlx::query(USAGE_UPSERT);
+            for b in usage_values(&k, &v) {
+                q = match b {
+                    Bind::Text(t) => q.bind(t),
+                    Bind::Int(n) => q.bind(n),
+                };
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Adds usage over [from_ms, to_ms) from `src` to `sums` (for [`HOURLY`] the window must
     /// be whole hours).
     async fn usage_part(
