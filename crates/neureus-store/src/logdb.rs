@@ -92,6 +92,32 @@ impl LogDb {
     }
 }
 
+#[cfg(test)]
+impl LogDb {
+    /// A handle with only one of the two writers running (the background one if
+    /// `background`); batches for the other fail as a stopped writer's do. For tests that a
+    /// batch reaches the writer it was meant for.
+    pub(crate) fn with_one_writer(
+        path: &Path,
+        busy_timeout: Duration,
+        background: bool,
+    ) -> Result<Self, StoreError> {
+        let running = spawn(path, busy_timeout, "nru-test-one", None)?;
+        let stopped = mpsc::channel::<Job>().0;
+        Ok(if background {
+            LogDb {
+                jobs: stopped,
+                background: running,
+            }
+        } else {
+            LogDb {
+                jobs: running,
+                background: stopped,
+            }
+        })
+    }
+}
+
 /// Opens a connection and starts a writer thread on it, at `nice` if given.
 fn spawn(
     path: &Path,

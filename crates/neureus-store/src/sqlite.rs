@@ -1414,6 +1414,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `insert_logs_background` hands its batch to the background writer and `insert_logs` to
+    /// the normal one: with only one of them running, only its method writes.
+    #[tokio::test]
+    async fn each_insert_method_reaches_its_own_writer() {
+        let dir = std::env::temp_dir().join(format!("neureus-route-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.db");
+        let mut store = SqliteStore::open_file(&path).await.unwrap();
+        store.migrate().await.unwrap();
+        for background in [true, false] {
+            store.log_db = Some(LogDb::with_one_writer(&path, BUSY_TIMEOUT, background).unwrap());
+            let id = format!("log_{background}");
+            let one = || Arc::new([rec(&id, "t1", 1_000)]) as Arc<[LogRecord]>;
+            let (reached, stopped) = if background {
+                (
+                    store.insert_logs_background(one()).await,
+                    store.insert_logs(one()).await,
+                )
+            } else {
+                (
+                    store.insert_logs(one()).await,
+                    store.insert_logs_background(one()).await,
+                )
+            };
+            reached.unwrap();
+            assert!(
+                matches!(&stopped, Err(StoreError::Database(m)) if m.contains("stopped")),
+                "{stopped:?}"
+            );
+            assert_eq!(
+                store.get_log("t1", &id).await.unwrap(),
+                Some(rec(&id, "t1", 1_000))
+            );
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// `INSERT OR FAIL` keeps the rows before a failing one within its statement; the batch's
     /// transaction must still leave nothing of a failed batch behind, on a file database
     /// (the log connection) as in memory.

@@ -414,3 +414,39 @@ async fn retention_deletes_old_records_in_the_background() {
         "newer records stay"
     );
 }
+
+/// Under light load a record goes out when the batch window closes, through the store's
+/// background writer, with no flush asked for: it shows in /ai/logs with what the answer said.
+#[tokio::test]
+async fn a_record_is_written_when_the_batch_window_closes_without_a_flush() {
+    let gw = TestGateway::start().await;
+    let (status, headers, answer) = gw
+        .chat(
+            &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "no flush"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let id = headers["x-neureus-log-id"].to_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let (s, v) = gw.get_json(&gw.key, &format!("/ai/logs/{id}")).await;
+        if s == 200 {
+            break v;
+        }
+        assert_eq!(s, 404, "{v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{id} was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(record["logId"], id.as_str());
+    assert_eq!(record["inputTokens"], answer["inputTokens"]);
+    assert_eq!(record["outputTokens"], answer["outputTokens"]);
+    assert_eq!(record["costUsd"], answer["costUsd"]);
+    let counters = gw.state.logs.counters();
+    assert_eq!(
+        (counters.written, counters.dropped, counters.failed),
+        (1, 0, 0)
+    );
+}
