@@ -412,14 +412,8 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     what: &str,
     bytes: &[u8],
 ) -> Result<T, ProviderError> {
-    // From a `str` checked once: from bytes, serde_json checks every string value's UTF-8 on
-    // its own (~100 instructions each, callgrind). Invalid UTF-8 is parsed from the bytes,
-    // for serde_json's message with its position.
-    match std::str::from_utf8(bytes) {
-        Ok(text) => parse_json_str(what, text),
-        Err(_) => serde_json::from_slice(bytes)
-            .map_err(|e| ProviderError::Protocol(format!("{what}: {e}"))),
-    }
+    neureus_types::from_json_bytes(bytes)
+        .map_err(|e| ProviderError::Protocol(format!("{what}: {e}")))
 }
 
 /// [`parse_json`] of text.
