@@ -274,7 +274,7 @@ fn write<'c>(
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The nice value in a `/proc/.../stat` line: field 19, counting `(comm)` as field 2.
@@ -283,16 +283,26 @@ mod tests {
         rest.split_whitespace().nth(16)?.parse().ok()
     }
 
+    /// This process's threads named `name` (their `/proc/self/task/<tid>` directories).
+    pub(crate) fn tasks_named(name: &str) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir("/proc/self/task")
+            .map(|dir| {
+                dir.flatten()
+                    .map(|t| t.path())
+                    .filter(|t| {
+                        std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim_end() == name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The nice value of this process's thread named `name`, once it has one (threads set
     /// their own when they start).
     fn nice_of(name: &str) -> Option<i32> {
-        std::fs::read_dir("/proc/self/task")
-            .ok()?
-            .flatten()
-            .filter(|t| {
-                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
-            })
-            .find_map(|t| nice_in(&std::fs::read_to_string(t.path().join("stat")).ok()?))
+        tasks_named(name)
+            .iter()
+            .find_map(|t| nice_in(&std::fs::read_to_string(t.join("stat")).ok()?))
     }
 
     #[test]

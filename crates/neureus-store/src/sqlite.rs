@@ -1348,13 +1348,7 @@ mod tests {
     /// How many threads of this process are named `name`.
     #[cfg(target_os = "linux")]
     fn threads_named(name: &str) -> usize {
-        std::fs::read_dir("/proc/self/task")
-            .unwrap()
-            .flatten()
-            .filter(|t| {
-                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
-            })
-            .count()
+        crate::logdb::tests::tasks_named(name).len()
     }
 
     #[cfg(target_os = "linux")]
