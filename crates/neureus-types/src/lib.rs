@@ -5,6 +5,7 @@
 
 mod chat;
 mod error;
+pub mod json_out;
 mod secret;
 mod stream;
 
