@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use neureus_store::{parse_api_key, verify_secret, KeyFormatError};
+use neureus_store::{split_api_key, verify_secret, KeyFormatError};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
@@ -79,14 +79,14 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Tena
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer nru_…`"))?;
-    let parts = parse_api_key(token).map_err(|e| match e {
+    let (public_id, secret) = split_api_key(token).map_err(|e| match e {
         KeyFormatError::Prefix => unauthorized("API keys start with nru_"),
         KeyFormatError::Shape => unauthorized("malformed API key"),
     })?;
-    let key = match state.auth.get(&parts.public_id) {
+    let key = match state.auth.get(public_id) {
         Some(k) => k,
         None => {
-            let Some(rec) = state.store.find_api_key(&parts.public_id).await? else {
+            let Some(rec) = state.store.find_api_key(public_id).await? else {
                 return Err(unauthorized("unknown API key"));
             };
             let k = Arc::new(CachedKey {
@@ -95,11 +95,11 @@ pub async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Tena
                 secret_hash: rec.secret_hash,
                 revoked: AtomicBool::new(rec.revoked_at_ms.is_some()),
             });
-            state.auth.insert(parts.public_id.clone(), k.clone());
+            state.auth.insert(public_id.to_owned(), k.clone());
             k
         }
     };
-    if !verify_secret(&parts.secret, &key.secret_hash) {
+    if !verify_secret(secret, &key.secret_hash) {
         return Err(unauthorized("unknown API key"));
     }
     if key.revoked.load(Ordering::SeqCst) {
@@ -119,11 +119,15 @@ impl FromRequestParts<AppState> for Tenant {
         let from_x_api_key;
         let header = match parts
             .headers
-            .get("authorization")
+            .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         {
             Some(h) => Some(h),
-            None => match parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+            None => match parts
+                .headers
+                .get(crate::headers::X_API_KEY)
+                .and_then(|v| v.to_str().ok())
+            {
                 Some(k) => {
                     from_x_api_key = format!("Bearer {}", k.trim());
                     Some(from_x_api_key.as_str())

@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod headers;
 pub mod logging;
 pub mod middleware;
 pub mod preprocess;

@@ -100,7 +100,7 @@ fn finish(mut resp: Response, id: &str, span: &tracing::Span) -> Response {
         resp = rendered;
     }
     if let Ok(v) = HeaderValue::from_str(id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(crate::headers::X_REQUEST_ID, v);
     }
     resp
 }

@@ -14,7 +14,8 @@ use async_trait::async_trait;
 
 pub use keyfile::{load_keyring, KeyringError, KeyringSource};
 pub use keys::{
-    generate_api_key, hash_secret, parse_api_key, verify_secret, ApiKeyParts, KeyFormatError,
+    generate_api_key, hash_secret, parse_api_key, split_api_key, verify_secret, ApiKeyParts,
+    KeyFormatError,
 };
 pub use sqlite::SqliteStore;
 

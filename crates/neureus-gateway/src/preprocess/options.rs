@@ -31,7 +31,7 @@ fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
 /// Parses the headers; an unknown key or a malformed entry is a 400 that names it.
 pub fn parse(headers: &HeaderMap) -> Result<Options, ApiError> {
     let mut o = Options::default();
-    if let Some(v) = headers.get("x-neureus-debug") {
+    if let Some(v) = headers.get(crate::headers::X_NEUREUS_DEBUG) {
         let text = v
             .to_str()
             .map_err(|_| ApiError::invalid("x-neureus-debug must be true or false"))?;
@@ -41,7 +41,7 @@ pub fn parse(headers: &HeaderMap) -> Result<Options, ApiError> {
             ))
         })?;
     }
-    for value in headers.get_all("x-neureus-options") {
+    for value in headers.get_all(crate::headers::X_NEUREUS_OPTIONS) {
         let text = value
             .to_str()
             .map_err(|_| ApiError::invalid("x-neureus-options must be ASCII"))?;
