@@ -223,6 +223,9 @@ async fn anthropic_and_workers_ai_tenant_keys() {
     );
     let r = gw.mock.requests_for(MockProvider::Anthropic).pop().unwrap();
     assert_eq!(r.header("x-api-key"), Some("sk-ant-tenant-a"));
+    // The gateway sets Host itself (worked out once per upstream URL).
+    let mock_host = gw.mock.addr().to_string();
+    assert_eq!(r.header("host"), Some(mock_host.as_str()));
     assert_eq!(
         gw.call(&b, Method::POST, "/ai/chat", Some(chat("claude-haiku-4-5")))
             .await
@@ -287,6 +290,8 @@ async fn anthropic_and_workers_ai_tenant_keys() {
     );
     let r = gw.mock.requests_for(MockProvider::WorkersAi).pop().unwrap();
     assert_eq!(r.header("authorization"), Some("Bearer cf-tenant-token"));
+    let mock_host = gw.mock.addr().to_string();
+    assert_eq!(r.header("host"), Some(mock_host.as_str()));
     assert!(
         r.path
             .starts_with("/client/v4/accounts/tenantacct9/ai/run/"),

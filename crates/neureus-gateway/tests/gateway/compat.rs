@@ -146,6 +146,8 @@ async fn anthropic_messages_json_stream_tools_and_x_api_key() {
     assert!(v["content"][0]["text"].as_str().unwrap().contains("hello"));
     assert_eq!(v["stop_reason"], "end_turn");
     let sent = gw.mock.requests_for(MockProvider::Openai).pop().unwrap();
+    let mock_host = gw.mock.addr().to_string();
+    assert_eq!(sent.header("host"), Some(mock_host.as_str()));
     assert_eq!(
         sent.body["messages"][0],
         json!({"role": "system", "content": "Be brief."})

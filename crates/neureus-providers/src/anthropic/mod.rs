@@ -8,6 +8,7 @@ mod wire;
 mod tests;
 
 use async_trait::async_trait;
+use http::HeaderName;
 use neureus_types::{ChatRequest, ChatResponse, ProviderId};
 
 pub use stream::AnthropicStream;
@@ -45,10 +46,16 @@ impl AnthropicProvider {
         })
     }
 
-    fn headers(creds: &Credentials) -> [(&'static str, String); 2] {
+    fn headers(creds: &Credentials) -> [(HeaderName, String); 2] {
         [
-            ("x-api-key", creds.api_key.expose().to_owned()),
-            ("anthropic-version", ANTHROPIC_VERSION.to_owned()),
+            (
+                HeaderName::from_static("x-api-key"),
+                creds.api_key.expose().to_owned(),
+            ),
+            (
+                HeaderName::from_static("anthropic-version"),
+                ANTHROPIC_VERSION.to_owned(),
+            ),
         ]
     }
 }
@@ -68,7 +75,7 @@ impl Provider for AnthropicProvider {
         let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
-            .post(self.url.clone(), &Self::headers(creds), body, error_message)
+            .post(&self.url, &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         Ok(translate::from_wire(crate::http::parse_json(
@@ -86,7 +93,7 @@ impl Provider for AnthropicProvider {
         let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
-            .post(self.url.clone(), &Self::headers(creds), body, error_message)
+            .post(&self.url, &Self::headers(creds), body, error_message)
             .await?;
         self.http
             .event_stream(resp, started, AnthropicStream::new())

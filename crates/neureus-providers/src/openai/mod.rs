@@ -8,6 +8,8 @@ pub(crate) mod wire;
 mod tests;
 
 use async_trait::async_trait;
+use http::header::AUTHORIZATION;
+use http::HeaderName;
 use neureus_types::{ChatRequest, ChatResponse, ProviderId};
 
 pub(crate) use stream::chunk_events;
@@ -47,12 +49,12 @@ impl OpenaiProvider {
         })
     }
 
-    fn headers(creds: &Credentials) -> [(&'static str, String); 1] {
+    fn headers(creds: &Credentials) -> [(HeaderName, String); 1] {
         let key = creds.api_key.expose();
         let mut value = String::with_capacity(7 + key.len());
         value.push_str("Bearer ");
         value.push_str(key);
-        [("authorization", value)]
+        [(AUTHORIZATION, value)]
     }
 }
 
@@ -77,7 +79,7 @@ impl Provider for OpenaiProvider {
         let body = request_body(req, model, false)?;
         let (resp, started) = self
             .http
-            .post(self.url.clone(), &Self::headers(creds), body, error_message)
+            .post(&self.url, &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         from_wire(crate::http::parse_json("OpenAI response", &bytes)?)
@@ -92,7 +94,7 @@ impl Provider for OpenaiProvider {
         let body = request_body(req, model, true)?;
         let (resp, started) = self
             .http
-            .post(self.url.clone(), &Self::headers(creds), body, error_message)
+            .post(&self.url, &Self::headers(creds), body, error_message)
             .await?;
         self.http
             .event_stream(resp, started, OpenaiStream::new())

@@ -9,6 +9,8 @@ mod wire;
 mod tests;
 
 use async_trait::async_trait;
+use http::header::AUTHORIZATION;
+use http::HeaderName;
 use neureus_types::{ChatRequest, ChatResponse, ProviderId};
 
 pub use stream::WorkersStream;
@@ -61,9 +63,9 @@ impl WorkersAiProvider {
         ))
     }
 
-    fn headers(creds: &Credentials) -> [(&'static str, String); 1] {
+    fn headers(creds: &Credentials) -> [(HeaderName, String); 1] {
         [(
-            "authorization",
+            AUTHORIZATION,
             format!("Bearer {}", creds.api_key.expose()),
         )]
     }
@@ -87,7 +89,7 @@ impl Provider for WorkersAiProvider {
         let url = self.url(model, creds)?;
         let (resp, started) = self
             .http
-            .post(url, &Self::headers(creds), body, error_message)
+            .post(&url, &Self::headers(creds), body, error_message)
             .await?;
         let bytes = self.http.read_body(resp, started).await?;
         translate::from_wire(
@@ -112,7 +114,7 @@ impl Provider for WorkersAiProvider {
         let url = self.url(model, creds)?;
         let (resp, started) = self
             .http
-            .post(url, &Self::headers(creds), body, error_message)
+            .post(&url, &Self::headers(creds), body, error_message)
             .await?;
         self.http.event_stream(resp, started, machine).await
     }
