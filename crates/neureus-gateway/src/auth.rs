@@ -3,7 +3,6 @@
 //! once (keys created by the CLI work at once). Revocations done elsewhere (the CLI) reach
 //! the cache through [`crate::tasks::poll_changes`] within about a second.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -13,6 +12,7 @@ use neureus_store::{split_api_key, verify_secret, KeyFormatError};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
+use crate::FastMap;
 
 /// A cached key.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ struct CachedKey {
 /// public id → key.
 #[derive(Debug, Default)]
 pub struct AuthCache {
-    keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+    keys: RwLock<FastMap<String, Arc<CachedKey>>>,
 }
 
 impl AuthCache {

@@ -1,12 +1,13 @@
 //! The model catalog: data compiled in from `models.toml`, overridable from configuration,
 //! and the cost of a request computed from real usage.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use neureus_providers::{ReasoningStyle, UpstreamModel};
 use neureus_types::{ProviderId, Usage};
 use serde::{Deserialize, Serialize};
+
+use crate::FastMap;
 
 /// The pseudo-model that lets the gateway choose.
 pub const AUTO: &str = "auto";
@@ -122,7 +123,7 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     models: Vec<Arc<CatalogModel>>,
-    by_id: HashMap<String, usize>,
+    by_id: FastMap<String, usize>,
 }
 
 impl Catalog {
@@ -138,7 +139,7 @@ impl Catalog {
             }
         }
         let mut models = Vec::with_capacity(entries.len());
-        let mut by_id = HashMap::new();
+        let mut by_id = FastMap::default();
         for e in entries {
             let bad = |m: &str| CatalogError::Entry {
                 id: e.id.clone(),

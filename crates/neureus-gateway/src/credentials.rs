@@ -7,7 +7,6 @@
 //! [`crate::tasks`] polling `provider_keys.updated_at`. A request resolves its credentials
 //! once, at its start, so requests in flight finish with the key they started with.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -20,6 +19,7 @@ use neureus_types::ProviderId;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
+use crate::FastMap;
 
 /// Where a request's credentials came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ fn slot_index(p: ProviderId) -> usize {
 pub struct TenantKeys {
     keyring: RwLock<Arc<Keyring>>,
     source: KeyringSource,
-    slots: RwLock<HashMap<String, [Slot; 3]>>,
+    slots: RwLock<FastMap<String, [Slot; 3]>>,
     /// Bumped by every invalidation, so a load that raced one is not cached.
     epoch: AtomicU64,
 }
@@ -77,7 +77,7 @@ impl TenantKeys {
         TenantKeys {
             keyring: RwLock::new(Arc::new(keyring)),
             source,
-            slots: RwLock::new(HashMap::new()),
+            slots: RwLock::new(FastMap::default()),
             epoch: AtomicU64::new(0),
         }
     }

@@ -1,13 +1,13 @@
 //! Per-tenant settings (set by the operator through `/admin`), cached in memory. A change
 //! through this process applies at once; other processes' changes are polled.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::FastMap;
 
 /// What a tenant may have set. Unknown keys are rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub struct TenantSettings {
 /// tenant id → settings.
 #[derive(Debug, Default)]
 pub struct SettingsCache {
-    map: RwLock<HashMap<String, Arc<TenantSettings>>>,
+    map: RwLock<FastMap<String, Arc<TenantSettings>>>,
 }
 
 impl SettingsCache {
