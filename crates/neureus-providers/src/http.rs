@@ -81,9 +81,7 @@ fn host_header(uri: &http::Uri) -> Option<HeaderValue> {
         _ => 80,
     };
     match uri.port_u16() {
-        Some(port) if port != default_port => {
-            HeaderValue::from_str(&format!("{host}:{port}")).ok()
-        }
+        Some(port) if port != default_port => HeaderValue::from_str(&format!("{host}:{port}")).ok(),
         _ => HeaderValue::from_str(host).ok(),
     }
 }
@@ -483,7 +481,10 @@ mod tests {
     #[test]
     fn the_host_header_is_what_hyper_util_would_send() {
         for (url, host) in [
-            ("https://api.openai.com/v1/chat/completions", "api.openai.com"),
+            (
+                "https://api.openai.com/v1/chat/completions",
+                "api.openai.com",
+            ),
             ("https://api.openai.com:443/v1", "api.openai.com"),
             ("https://api.openai.com:8443/v1", "api.openai.com:8443"),
             ("http://127.0.0.1:8080/v1", "127.0.0.1:8080"),
@@ -514,7 +515,10 @@ mod tests {
     async fn a_credential_that_cannot_be_a_header_is_refused_without_echoing_it() {
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url("http://127.0.0.1:9/v1").unwrap();
-        let headers = [(http::header::AUTHORIZATION, "Bearer sk-secret\nx".to_owned())];
+        let headers = [(
+            http::header::AUTHORIZATION,
+            "Bearer sk-secret\nx".to_owned(),
+        )];
         let err = client
             .post(&url, &headers, Vec::new(), |_, _| String::new())
             .await

@@ -93,7 +93,10 @@ fn error_bodies() {
 fn base_urls_are_parsed_once_at_start_and_bad_ones_refused() {
     let http = crate::HttpClient::new(crate::Timeouts::default()).unwrap();
     let p = super::OpenaiProvider::new("http://127.0.0.1:9/v1/", http.clone()).unwrap();
-    assert_eq!(p.url.uri().to_string(), "http://127.0.0.1:9/v1/chat/completions");
+    assert_eq!(
+        p.url.uri().to_string(),
+        "http://127.0.0.1:9/v1/chat/completions"
+    );
     let err = super::OpenaiProvider::new("not a url", http).unwrap_err();
     assert!(err.to_string().contains("invalid upstream URL"), "{err}");
 }

@@ -64,10 +64,7 @@ impl WorkersAiProvider {
     }
 
     fn headers(creds: &Credentials) -> [(HeaderName, String); 1] {
-        [(
-            AUTHORIZATION,
-            format!("Bearer {}", creds.api_key.expose()),
-        )]
+        [(AUTHORIZATION, format!("Bearer {}", creds.api_key.expose()))]
     }
 }
 
