@@ -29,6 +29,11 @@ pub fn request_body(
 /// The only API version the official SDKs send.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
+// Header names as constants: `HeaderName::from_static` called in a function checks the
+// name on every call; in a `const` it is checked once, when compiling.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const ANTHROPIC_VERSION_HEADER: HeaderName = HeaderName::from_static("anthropic-version");
+
 /// The Anthropic provider.
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
@@ -48,14 +53,8 @@ impl AnthropicProvider {
 
     fn headers(creds: &Credentials) -> [(HeaderName, String); 2] {
         [
-            (
-                HeaderName::from_static("x-api-key"),
-                creds.api_key.expose().to_owned(),
-            ),
-            (
-                HeaderName::from_static("anthropic-version"),
-                ANTHROPIC_VERSION.to_owned(),
-            ),
+            (X_API_KEY, creds.api_key.expose().to_owned()),
+            (ANTHROPIC_VERSION_HEADER, ANTHROPIC_VERSION.to_owned()),
         ]
     }
 }
