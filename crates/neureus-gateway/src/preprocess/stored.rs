@@ -200,6 +200,9 @@ fn expand_v1(parts: &[Value]) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::preprocess::{totals, CompressorStats};
+    use proptest::prelude::*;
     use serde::ser::{SerializeSeq, Serializer};
     use serde::Serialize;
 
@@ -266,10 +269,6 @@ mod tests {
             seq.end()
         }
     }
-
-    use super::*;
-    use crate::preprocess::{totals, CompressorStats};
-    use proptest::prelude::*;
 
     fn pass(name: &'static str) -> PassStats {
         PassStats {
