@@ -37,7 +37,7 @@ use rusqlite::{Connection, Statement, ToSql};
 use tokio::sync::oneshot;
 
 use crate::logs::LogRecord;
-use crate::sqlite::{insert_order, log_values, rollup, usage_values, Bind};
+use crate::sqlite::{insert_chunks, insert_order, log_values, rollup, usage_values, Bind};
 use crate::StoreError;
 
 /// One batch and where its outcome goes.
@@ -255,12 +255,8 @@ fn write<'c>(
     // stepped per record opened the table's and its seven indexes' cursors anew for each,
     // and cost SQLite half as much again per record (callgrind).
     let order = insert_order(records);
-    let mut rest = &order[..];
-    while !rest.is_empty() {
-        let n = crate::sqlite::insert_rows(rest.len());
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        let stmt = stmts.insert(conn, n)?;
+    for chunk in insert_chunks(&order) {
+        let stmt = stmts.insert(conn, chunk.len())?;
         let values = chunk.iter().flat_map(|r| log_values(r));
         for (i, v) in values.enumerate() {
             stmt.raw_bind_parameter(i + 1, v)?;

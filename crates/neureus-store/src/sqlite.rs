@@ -645,15 +645,29 @@ pub(crate) fn usage_values<'a>(k: &HourKey<'a>, v: &Sums) -> [Bind<'a>; 11] {
 /// itself does not show. Row ids, which nothing reads, follow the new order.
 pub(crate) fn insert_order(records: &[LogRecord]) -> Vec<&LogRecord> {
     let mut order: Vec<&LogRecord> = records.iter().collect();
-    order.sort_unstable_by(|a, b| {
-        (a.tenant_id.as_str(), a.id.as_str()).cmp(&(b.tenant_id.as_str(), b.id.as_str()))
-    });
+    order.sort_unstable_by_key(|&r| (r.tenant_id.as_str(), r.id.as_str()));
     order
+}
+
+/// `order` cut into the rows of each multi-row INSERT (sizes from [`insert_rows`]), for both
+/// writers: the log writer's own connection and the pool.
+pub(crate) fn insert_chunks<'s, 'r>(
+    order: &'s [&'r LogRecord],
+) -> impl Iterator<Item = &'s [&'r LogRecord]> {
+    let mut rest = order;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (chunk, tail) = rest.split_at(insert_rows(rest.len()));
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// Rows for the next multi-row INSERT when `left` records remain (at least one): a power of
 /// two, at most [`INSERT_ROWS`].
-pub(crate) fn insert_rows(left: usize) -> usize {
+fn insert_rows(left: usize) -> usize {
     if left >= INSERT_ROWS {
         INSERT_ROWS
     } else {
@@ -844,13 +858,9 @@ impl SqliteStore {
         // cache, where a statement per batch length would be parsed and planned anew for
         // almost every batch. Larger statements save little CPU but cost memory: a 256-row
         // INSERT compiles to a VDBE program of several hundred KB, kept per connection.
-        let mut rest = &order[..];
-        while !rest.is_empty() {
-            let n = insert_rows(rest.len());
-            let (chunk, tail) = rest.split_at(n);
-            rest = tail;
+        for chunk in insert_chunks(&order) {
             // Text binds borrow from `records` (`&str`); binding `&String` copied every field.
-            let mut q = sqlx::query(log_insert_sql(n));
+            let mut q = sqlx::query(log_insert_sql(chunk.len()));
             for r in chunk {
                 for v in log_values(r) {
                     q = match v {
