@@ -381,14 +381,64 @@ fn bad_cli_input_fails_clearly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The names of a process's threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map_while(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .collect()
+}
+
+/// Starts the gateway allowed on one CPU only, as `taskset -c N` would: the child inherits
+/// the affinity of the thread that spawns it, which is set for the spawn and put back.
+fn start_on_one_cpu(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let all = sched_getaffinity(None).unwrap();
+    let first = (0..CpuSet::MAX_CPU).find(|&c| all.is_set(c)).unwrap();
+    let mut one = CpuSet::new();
+    one.set(first);
+    sched_setaffinity(None, &one).unwrap();
+    let server = try_start(data_dir, env);
+    sched_setaffinity(None, &all).unwrap();
+    server.unwrap()
+}
+
 #[tokio::test]
 async fn sigterm_drains_requests_and_flushes_their_records() {
-    let dir = temp_dir("sigterm");
+    drains_and_flushes("sigterm", false).await;
+}
+
+/// With one CPU the gateway runs on a current-thread runtime (`main.rs`); the whole
+/// request path, streams and the drain on shutdown included, works the same there.
+#[tokio::test]
+async fn on_one_cpu_the_gateway_runs_without_worker_threads_and_drains_alike() {
+    drains_and_flushes("sigterm-one-cpu", true).await;
+}
+
+async fn drains_and_flushes(name: &str, one_cpu: bool) {
+    let dir = temp_dir(name);
     let key = run_json(&dir, &["tenants", "create", "acme", "--json"])["apiKey"]
         .as_str()
         .unwrap()
         .to_owned();
-    let server = try_start(&dir, &[("NEUREUS_DEMO_LATENCY_MS", "500")]).unwrap();
+    let env = [("NEUREUS_DEMO_LATENCY_MS", "500")];
+    let server = if one_cpu {
+        start_on_one_cpu(&dir, &env)
+    } else {
+        try_start(&dir, &env).unwrap()
+    };
+    let workers = thread_names(server.child.id())
+        .iter()
+        .filter(|n| n.starts_with("tokio-r"))
+        .count();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if one_cpu {
+        assert_eq!(workers, 0, "{:?}", thread_names(server.child.id()));
+    } else if cpus > 1 {
+        assert!(workers > 0, "{:?}", thread_names(server.child.id()));
+    }
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for i in 0..20 {
