@@ -48,7 +48,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let poller = tokio::spawn(tasks::poll_changes(state.clone(), Duration::from_secs(1)));
     let retention = tokio::spawn(tasks::retention(state.clone(), Duration::from_secs(3_600)));
-    let result = server::run(listener, app(state.clone()), shutdown).await;
+    let result = server::run(listener, routes::service(state.clone()), shutdown).await;
     poller.abort();
     retention.abort();
     state.logs.shutdown().await;

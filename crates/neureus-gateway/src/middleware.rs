@@ -1,4 +1,5 @@
-//! Request-scoped middleware. The stack, outermost first (built in `routes.rs`):
+//! Request-scoped middleware. The stack, outermost first (built in `routes.rs`; the chat
+//! routes `routes::service` calls directly get the same two layers):
 //! 1. [`RequestContextLayer`] — gives every request an `x-request-id`, opens the request span, and
 //!    renders any [`ApiError`] left in the response extensions with that id.
 //! 2. `DefaultBodyLimit` — caps request bodies (413 through our extractor).
@@ -8,7 +9,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use tower::{Layer, Service};
@@ -43,9 +43,9 @@ pub struct RequestContext<S> {
     inner: S,
 }
 
-impl<S> Service<Request> for RequestContext<S>
+impl<S, B> Service<axum::http::Request<B>> for RequestContext<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S: Service<axum::http::Request<B>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Response;
@@ -56,7 +56,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, mut req: axum::http::Request<B>) -> Self::Future {
         let id = neureus_store::new_id("req");
         req.extensions_mut().insert(RequestId(id.clone()));
         let span = tracing::info_span!(

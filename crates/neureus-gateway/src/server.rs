@@ -10,11 +10,16 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::http::Request;
+use axum::response::Response;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Service;
 
 /// How long a client may take to send a request's headers (slow-loris protection). hyper
 /// starts this clock whenever a connection waits for a request, so it is also how long an
@@ -22,22 +27,30 @@ use tokio::net::TcpListener;
 /// httpx's 5 s).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then waits for every open
+/// Serves `app` (`routes::service`, or any router) on `listener` until `shutdown` resolves, then waits for every open
 /// connection to finish its in-flight request (idle keep-alive connections are closed).
-pub async fn run(
+pub async fn run<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     run_with(listener, app, shutdown, HEADER_READ_TIMEOUT).await
 }
 
-async fn run_with(
+async fn run_with<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     header_read_timeout: Duration,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
@@ -91,6 +104,7 @@ async fn on_accept_error(e: &std::io::Error) {
 mod tests {
     use super::*;
     use axum::routing::get;
+    use axum::Router;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn start(timeout: Duration) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {

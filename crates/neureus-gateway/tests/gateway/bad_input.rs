@@ -109,6 +109,39 @@ async fn oversized_bodies_get_413() {
     assert_eq!(status, 200);
 }
 
+/// The compatible surfaces are served before the router (`routes::service`), like
+/// `/ai/chat`: the same body limit, request id and 405 for another method.
+#[tokio::test]
+async fn the_compatible_routes_keep_the_body_limit_and_their_methods() {
+    let gw = TestGateway::start_with(|c| c.max_body_bytes = 2048).await;
+    let big = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x".repeat(4096)}], "max_tokens": 10});
+    for path in ["/v1/chat/completions", "/v1/messages"] {
+        let resp = gw
+            .http
+            .post(gw.url(path))
+            .bearer_auth(&gw.key)
+            .header("content-type", "application/json")
+            .body(big.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        assert!(resp.headers().contains_key("x-request-id"), "{path}");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("2048 bytes"), "{path}: {text}");
+        let resp = gw
+            .http
+            .get(gw.url(path))
+            .bearer_auth(&gw.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{path}");
+        assert_eq!(resp.headers()["allow"], "POST", "{path}");
+    }
+    assert!(gw.mock.requests().is_empty());
+}
+
 #[tokio::test]
 async fn the_default_limit_is_ten_mib() {
     let gw = TestGateway::start().await;
