@@ -136,7 +136,8 @@ impl FromRequestParts<AppState> for Tenant {
             },
         };
         let tenant = authenticate(state, header).await?;
-        tracing::Span::current().record("tenant_id", tenant.tenant_id.as_str());
+        // As text, not `Debug` of a `str` (quoted and escaped a character at a time).
+        tracing::Span::current().record("tenant_id", tracing::field::display(&tenant.tenant_id));
         Ok(tenant)
     }
 }

@@ -11,6 +11,7 @@ use neureus_providers::{Credentials, EventStream};
 use neureus_types::json_out::JsonOut;
 use neureus_types::{ChatRequest, ChatResponse, FinishReason, ToolCall};
 use serde::Serialize;
+use tracing::field::display;
 
 use crate::auth::Tenant;
 use crate::catalog::{CatalogModel, AUTO};
@@ -127,8 +128,8 @@ pub async fn prepare(
     if req.model == AUTO {
         let routed = routing::route(state, &tenant.tenant_id, req).await?;
         let span = tracing::Span::current();
-        span.record("provider", routed.model.entry.provider.as_str());
-        span.record("model", routed.model.entry.id.as_str());
+        span.record("provider", display(routed.model.entry.provider.as_str()));
+        span.record("model", display(&routed.model.entry.id));
         return Ok(Prepared {
             model: routed.model,
             creds: routed.creds,
@@ -149,8 +150,8 @@ pub async fn prepare(
     let provider = model.entry.provider;
     let (creds, _source) = credentials::resolve(state, &tenant.tenant_id, provider).await?;
     let span = tracing::Span::current();
-    span.record("provider", provider.as_str());
-    span.record("model", model.entry.id.as_str());
+    span.record("provider", display(provider.as_str()));
+    span.record("model", display(&model.entry.id));
     Ok(Prepared {
         model: model.clone(),
         creds,
