@@ -17,6 +17,11 @@ use crate::handlers::{admin, chat, logs, misc, models, providers, v1};
 use crate::middleware::{RequestContext, RequestContextLayer};
 use crate::state::AppState;
 
+/// The three chat routes: in the route table, and taken before it by [`service`].
+const CHAT: &str = "/ai/chat";
+const CHAT_COMPLETIONS: &str = "/v1/chat/completions";
+const MESSAGES: &str = "/v1/messages";
+
 /// The application. Middleware order is documented in `middleware.rs`.
 pub fn app(state: AppState) -> Router {
     router(state).layer(RequestContextLayer)
@@ -27,11 +32,11 @@ fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .route("/health", get(misc::health))
-        .route("/ai/chat", post(chat::chat))
+        .route(CHAT, post(chat::chat))
         .route("/ai/models", get(models::list))
         .route("/ai/providers", get(providers::list))
-        .route("/v1/chat/completions", post(v1::chat_completions))
-        .route("/v1/messages", post(v1::messages))
+        .route(CHAT_COMPLETIONS, post(v1::chat_completions))
+        .route(MESSAGES, post(v1::messages))
         .route("/v1/models", get(v1::models))
         .route("/ai/logs", get(logs::list))
         .route("/ai/logs/{log_id}", get(logs::get))
@@ -129,16 +134,15 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let req = req.map(axum::body::Body::new);
-        if req.method() == Method::POST {
-            match req.uri().path() {
-                "/ai/chat" => return Either::Left(Either::Left(self.chat.call(req))),
-                "/v1/chat/completions" => {
-                    return Either::Left(Either::Right(self.completions.call(req)))
-                }
-                "/v1/messages" => return Either::Right(Either::Left(self.messages.call(req))),
-                _ => {}
+        let path = req.uri().path();
+        match path {
+            _ if req.method() != Method::POST => {
+                Either::Right(Either::Right(self.router.call(req)))
             }
+            CHAT => Either::Left(Either::Left(self.chat.call(req))),
+            CHAT_COMPLETIONS => Either::Left(Either::Right(self.completions.call(req))),
+            MESSAGES => Either::Right(Either::Left(self.messages.call(req))),
+            _ => Either::Right(Either::Right(self.router.call(req))),
         }
-        Either::Right(Either::Right(self.router.call(req)))
     }
 }
