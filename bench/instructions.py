@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--gateway", default=str(b.REL / "neureus"), help="the neureus binary to measure (A/B of two builds)")
     ap.add_argument("--out", default=str(b.ROOT / "bench" / "out"))
+    ap.add_argument("--rust-log", default="warn",
+                    help="the gateway's RUST_LOG; `info` is the default of a deployment that sets none")
     a = ap.parse_args()
     if a.requests <= 0 or a.requests % 250:
         raise SystemExit("--requests must be a positive multiple of 250 (the log batch size)")
@@ -128,7 +130,7 @@ def main():
         conf = data / "neureus.toml"
         conf.write_text("[logs]\nbatch_size = 250\nflush_interval_ms = 3600000\n")
         env = {"NEUREUS_DATA_DIR": str(data), "NEUREUS_OPENAI_BASE_URL": f"{mock_url}/v1",
-               "NEUREUS_OPENAI_API_KEY": "sk-bench", "RUST_LOG": "warn"}
+               "NEUREUS_OPENAI_API_KEY": "sk-bench", "RUST_LOG": a.rust_log}
         created = subprocess.run([a.gateway, "tenants", "create", "bench", "--json"], capture_output=True,
                                  text=True, env={**os.environ, **env}, check=True).stdout
         key = json.loads(created)["apiKey"]

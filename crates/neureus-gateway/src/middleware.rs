@@ -61,8 +61,10 @@ where
         req.extensions_mut().insert(RequestId(id.clone()));
         // The span holds what STYLE.md asks of it (request id, tenant, provider, model);
         // the method and path go only into the "request failed" line. At the default
-        // level the fmt subscriber formats every span field when it is set, ~1.2k
-        // instructions each (callgrind, BENCHMARKS.md stop 18), on every request.
+        // level the fmt subscriber formats every span field when it is set, on every
+        // request: the span costs ~7.6k instructions a request at `info` with the binary's
+        // field formatter (`neureus/src/logfmt.rs`), mostly the registry's (callgrind,
+        // BENCHMARKS.md stop 19).
         let span = tracing::info_span!(
             "request",
             request_id = %id,
@@ -94,7 +96,7 @@ fn finish(
 ) -> Response {
     if let Some(err) = resp.extensions().get::<ApiError>().cloned() {
         let _enter = span.enter();
-        tracing::info!(%method, path, status = err.kind.parts().0.as_u16(), kind = err.kind.as_str(), message = %err.message, "request failed");
+        tracing::info!(%method, path, status = err.kind.parts().0.as_u16(), kind = err.kind.as_str(), detail = %err.message, "request failed");
         let mut rendered = err.to_response(Some(id));
         // Keep headers the handler set (e.g. x-neureus-log-id); the body is re-rendered.
         for (name, value) in resp.headers() {

@@ -3,6 +3,7 @@
 mod cli;
 mod demo;
 mod keys;
+mod logfmt;
 
 use std::io::Write;
 use std::path::Path;
@@ -77,6 +78,7 @@ fn main() -> std::process::ExitCode {
     // Colours only on a terminal: into a file or a log collector they are escape codes in
     // every line, and formatting them was ~1.5% of a request's CPU at the default level.
     tracing_subscriber::fmt()
+        .fmt_fields(logfmt::PlainFields)
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
