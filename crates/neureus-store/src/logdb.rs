@@ -270,6 +270,14 @@ fn write<'c>(
             stmt.raw_bind_parameter(i + 1, v)?;
         }
         stmt.raw_execute()?;
+        // Give the core to a request thread woken while this chunk was written (its
+        // upstream's answer came in, say), if there is one; otherwise this returns at once.
+        // Without it the scheduler (EEVDF, Linux 6.6 on) lets a writer that has just woken
+        // run out its slice: on a core shared with the request threads a batch of 500
+        // records held them for up to ~5 ms (`perf sched timehist`), which was the gateway's
+        // p99 at concurrency 1. With it a request waits for one chunk of 32 rows at most
+        // (BENCHMARKS.md, stop 19). Costs one syscall a chunk.
+        std::thread::yield_now();
     }
     let usage = stmts.usage(conn)?;
     for (k, v) in rollup(records) {
