@@ -7,7 +7,8 @@ under test on core 1):
   - bareproxy: a hyper forwarding hop with no logic (the physical limit of one hop),
   - neureus serve: the gateway with its full pipeline (auth, pre-processing, translation,
     logging to SQLite, cost),
-and drives them with wrk (non-streaming, concurrency 1/16/64) and streamload (1,000
+and drives them with wrk (non-streaming, concurrency 1/16/64), turnload (a diagnostic at
+concurrency 1: the targets taking turns in half-second blocks) and streamload (1,000
 concurrent streams). Reports requests/s, p50/p99/p99.9, latency added against direct-to-mock
 and against the bare proxy, the gateway's throughput as a ratio of the bare proxy's, stream
 time to first byte, inter-chunk gaps, stalled streams and the gateway's peak RSS.
@@ -131,6 +132,21 @@ def streamload(url, body, auth, streams, concurrency=None, ramp_ms=0, keepalive=
     return json.loads(out.strip().splitlines()[-1])
 
 
+def turnload(targets, seconds):
+    """The targets (url, body, auth) one request at a time, taking turns in half-second blocks
+    for `seconds` in all (see crates/neureus-bench/src/bin/turnload.rs); the JSON report."""
+    bodies = {body for _, body, _ in targets}
+    if len(bodies) != 1:
+        raise SystemExit("turnload sends one body to every target")
+    cmd = [str(REL / "turnload"), "--body", bodies.pop(), "--duration-s", str(seconds)]
+    for url, _, auth in targets:
+        cmd += ["--target", url + (f"#{auth}" if auth else "")]
+    out = subprocess.run(pinned(0, cmd), capture_output=True, text=True, timeout=seconds + 120)
+    if out.returncode != 0:
+        raise SystemExit(f"turnload failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def build():
     subprocess.run(["cargo", "build", "--release", "-j2", "-p", "neureus", "-p", "neureus-bench"], cwd=ROOT, check=True)
 
@@ -138,7 +154,10 @@ def build():
 def setup_gateway(upstream):
     data = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     env = {"NEUREUS_DATA_DIR": str(data), "NEUREUS_OPENAI_BASE_URL": f"{upstream}/v1", "NEUREUS_OPENAI_API_KEY": "sk-bench",
-           "NEUREUS_ANTHROPIC_API_KEY": "sk-ant-bench", "NEUREUS_ANTHROPIC_BASE_URL": upstream, "RUST_LOG": "warn"}
+           "NEUREUS_ANTHROPIC_API_KEY": "sk-ant-bench", "NEUREUS_ANTHROPIC_BASE_URL": upstream,
+           # The level a deployment gets when it sets none (stops 12-18 ran at warn, which left
+           # out the request span's cost: ~7.6k instructions a request, see BENCHMARKS.md).
+           "RUST_LOG": "info"}
     out = subprocess.run([str(REL / "neureus"), "tenants", "create", "bench", "--json"], capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
     key = json.loads(out)["apiKey"]
     p, url, _ = start([str(REL / "neureus"), "serve", "--listen", "127.0.0.1:0"], env=env, core=1)
@@ -204,6 +223,7 @@ def main():
     ap.add_argument("--peers", action="store_true")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--c1-rounds", type=int, default=5, help="interleaved runs at concurrency 1 (median p99 reported)")
+    ap.add_argument("--turn-seconds", type=int, default=30, help="turnload's run at concurrency 1 (all targets together)")
     ap.add_argument("--ttfb-rounds", type=int, default=5, help="interleaved rounds of 100 streams for time to first byte")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     a = ap.parse_args()
@@ -240,6 +260,17 @@ def main():
             for name, r in picked.items():
                 results["non_streaming"].setdefault(name, {})[f"c{c}"] = r
                 print(f"c={c:<3} {name:<11} {r['rps']:>9.0f} req/s  p50 {r['p50_us']:>7.0f} us  p99 {r['p99_us']:>7.0f} us  p99.9 {r['p999_us']:>7.0f} us  errors {r['errors'] + r['non2xx']}" + (f"  (p99 of {rounds} runs: {r['p99_runs']})" if rounds > 1 else ""), flush=True)
+        # A diagnostic beside the wrk rounds: one request at a time, the three targets taking
+        # turns in half-second blocks, every block's latencies pooled. Less noisy, but the
+        # gateway's background work (log batches, timers) falls partly in the pauses and the
+        # other targets' turns, so its tail is understated here: the targets use the wrk
+        # rounds, where that work lands on the gateway's own requests as in a deployment.
+        names = ("direct", "bare_proxy", "gateway")
+        turns = turnload([targets[n] for n in names], a.turn_seconds)
+        results["c1_turns"] = {"block_ms": turns["block_ms"], "pause_ms": turns["pause_ms"]}
+        for name, t in zip(names, turns["targets"]):
+            results["c1_turns"][name] = t
+            print(f"turns   {name:<11} {t['requests']:>7} requests  p50 {t['p50_us']:>7.0f} us  p99 {t['p99_us']:>7.0f} us  p99.9 {t['p999_us']:>7.0f} us  errors {t['errors']}  (p99 of its {t['blocks']} blocks: {min(t['block_p99_us'], default=0):.0f}-{max(t['block_p99_us'], default=0):.0f} us)", flush=True)
         results["streaming"] = {}
         results["stream_ttfb"] = {}
         stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
@@ -296,12 +327,17 @@ def summarize(r):
     g1, b1, d1 = ns["gateway"]["c1"], ns["bare_proxy"]["c1"], ns["direct"]["c1"]
     own50 = paired(g1["p50_runs"], b1["p50_runs"])
     own99 = paired(g1["p99_runs"], b1["p99_runs"])
+    tg, tb = r["c1_turns"]["gateway"], r["c1_turns"]["bare_proxy"]
     gt, bt = r["stream_ttfb"]["gateway"], r["stream_ttfb"]["bare_proxy"]
     s = {
         "gateway_own_latency_p50_us": round(own50, 1),
         "gateway_own_latency_p99_us": round(own99, 1),
         "added_vs_direct_p50_us": round(g1["p50_us"] - d1["p50_us"], 1),
         "added_vs_direct_p99_us": round(g1["p99_us"] - d1["p99_us"], 1),
+        # Diagnostic, not a target figure: see turnload.rs (the gateway's background work
+        # falls partly outside its turns, so this leaves part of its tail out).
+        "turns_own_latency_p50_us": round(tg["p50_us"] - tb["p50_us"], 1),
+        "turns_own_latency_p99_us": round(tg["p99_us"] - tb["p99_us"], 1),
         "throughput_ratio_c64": round(ns["gateway"]["c64"]["rps"] / ns["bare_proxy"]["c64"]["rps"], 3),
         "throughput_ratio_c16": round(ns["gateway"]["c16"]["rps"] / ns["bare_proxy"]["c16"]["rps"], 3),
         "stream_ttfb_p50_diff_ms": round(paired(gt["p50_runs"], bt["p50_runs"]), 3),
@@ -333,6 +369,12 @@ def figures(r):
             if c in v:
                 x = v[c]
                 rows.append(f"| {p} {v.get('version', '')} | {c[1:]} | {x['rps']:.0f} | {x['p50_us']:.0f} | {x['p99_us']:.0f} | {x['p999_us']:.0f} | {x['errors'] + x['non2xx']} |")
+    ct = r["c1_turns"]
+    rows += ["", f"| concurrency 1, taking turns ({ct['block_ms']} ms blocks; diagnostic, see BENCHMARKS.md) | requests | p50 µs | p99 µs | p99.9 µs | errors |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name in ("direct", "bare_proxy", "gateway"):
+        v = ct[name]
+        rows.append(f"| {name} | {v['requests']} | {v['p50_us']:.0f} | {v['p99_us']:.0f} | {v['p999_us']:.0f} | {v['errors']} |")
     st = ["", "| stream time to first byte (10 clients) | p50 ms | p99 ms |", "|---|---:|---:|"]
     for name, v in r["stream_ttfb"].items():
         st.append(f"| {name} | {v['ttfb_ms']['p50']:.3f} | {v['ttfb_ms']['p99']:.3f} |")
