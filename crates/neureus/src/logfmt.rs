@@ -301,6 +301,35 @@ mod tests {
     }
 
     #[test]
+    fn each_character_to_escape_is_escaped_on_its_own() {
+        // One at a time: the byte table decides whether a value is looked at character by
+        // character, so a value holding only one of these must still be escaped.
+        let cases = [
+            ("\n", "\\n", "\\n"),
+            ("\r", "\\r", "\\r"),
+            ("\t", "\\t", "\\t"),
+            ("\u{0}", "\\x00", "\\x00"),
+            ("\u{7}", "\\x07", "\\x07"),
+            ("\u{1b}", "\\x1b", "\\x1b"),
+            ("\u{1f}", "\\x1f", "\\x1f"),
+            ("\u{7f}", "\\x7f", "\\x7f"),
+            ("\u{80}", "\\u{80}", "\\u{80}"),
+            ("\u{9f}", "\\u{9f}", "\\u{9f}"),
+            ("\"", "\"", "\\\""),
+            ("\\", "\\", "\\\\"),
+        ];
+        for (c, plain, quoted) in cases {
+            let text = format!("a{c}b");
+            let mut out = String::new();
+            write_escaped(&mut out, &text, false).unwrap();
+            assert_eq!(out, format!("a{plain}b"), "{text:?} unquoted");
+            let mut out = String::new();
+            write_escaped(&mut out, &text, true).unwrap();
+            assert_eq!(out, format!("\"a{quoted}b\""), "{text:?} quoted");
+        }
+    }
+
+    #[test]
     fn escaping_keeps_text_that_needs_none_and_non_ascii_as_is() {
         let mut out = String::new();
         write_escaped(&mut out, "héllo wörld ✓ \u{a0}", true).unwrap();
