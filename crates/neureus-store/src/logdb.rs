@@ -275,7 +275,8 @@ fn write<'c>(
         // Without it the scheduler (EEVDF, Linux 6.6 on) lets a writer that has just woken
         // run out its slice: on a core shared with the request threads a batch of 500
         // records held them for up to ~5 ms (`perf sched timehist`), which was the gateway's
-        // p99 at concurrency 1. With it a request waits for one chunk of 32 rows at most
+        // p99 at concurrency 1. With it a request waits for one chunk of 32 rows (or the
+        // usage rollup and the COMMIT after the last one), not the whole batch
         // (BENCHMARKS.md, stop 19). Costs one syscall a chunk.
         std::thread::yield_now();
     }

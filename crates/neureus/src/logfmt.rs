@@ -57,16 +57,20 @@ impl PlainVisitor<'_> {
             self.result = Err(e);
             return false;
         }
-        let name = field.name();
-        if name != "message" {
-            let name = name.strip_prefix("r#").unwrap_or(name);
+        if field.name() != "message" {
             self.result = self
                 .writer
-                .write_str(name)
+                .write_str(shown_name(field))
                 .and_then(|()| self.writer.write_char('='));
         }
         self.result.is_ok()
     }
+}
+
+/// A field's name as written: without the `r#` of a raw identifier.
+fn shown_name(field: &Field) -> &'static str {
+    let name = field.name();
+    name.strip_prefix("r#").unwrap_or(name)
 }
 
 impl Visit for PlainVisitor<'_> {
@@ -81,23 +85,7 @@ impl Visit for PlainVisitor<'_> {
         if !self.start(field) {
             return;
         }
-        let mut out = Escaping(&mut self.writer);
-        self.result = write!(out, "{value}");
-        if let Some(mut source) = value.source() {
-            let name = field.name();
-            let name = name.strip_prefix("r#").unwrap_or(name);
-            self.result = self.result.and_then(|()| {
-                let mut out = Escaping(&mut self.writer);
-                write!(out.0, " {name}.sources=[")?;
-                write!(out, "{source}")?;
-                while let Some(next) = source.source() {
-                    out.0.write_str(", ")?;
-                    write!(out, "{next}")?;
-                    source = next;
-                }
-                out.0.write_char(']')
-            });
-        }
+        self.result = write_error(&mut self.writer, shown_name(field), value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -116,6 +104,30 @@ impl VisitOutput<fmt::Result> for PlainVisitor<'_> {
 impl VisitFmt for PlainVisitor<'_> {
     fn writer(&mut self) -> &mut dyn fmt::Write {
         &mut self.writer
+    }
+}
+
+/// An error as `DefaultFields` writes it: its message, then ` name.sources=[a, b]` when it
+/// has sources; every message escaped.
+fn write_error(
+    writer: &mut Writer<'_>,
+    name: &str,
+    error: &(dyn std::error::Error + 'static),
+) -> fmt::Result {
+    write!(Escaping(writer), "{error}")?;
+    let Some(mut source) = error.source() else {
+        return Ok(());
+    };
+    write!(writer, " {name}.sources=[")?;
+    loop {
+        write!(Escaping(writer), "{source}")?;
+        match source.source() {
+            Some(next) => {
+                writer.write_str(", ")?;
+                source = next;
+            }
+            None => return writer.write_char(']'),
+        }
     }
 }
 
