@@ -484,3 +484,65 @@ async fn drains_and_flushes(name: &str, one_cpu: bool) {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The process's log lines at the default level, through its own field formatter: a failed
+/// request's line carries the request span (id, tenant) and the error as `detail`, and what
+/// a client sent in it (a message role with a newline and an ESC, which serde's error names
+/// as it came) is escaped, so it neither starts a line of its own nor reaches a terminal. A
+/// successful chat through a demo provider writes no line.
+#[tokio::test]
+async fn log_lines_carry_the_request_span_and_escape_what_a_client_sent() {
+    let dir = temp_dir("loglines");
+    let created = run_json(&dir, &["tenants", "create", "acme", "--json"]);
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let tenant = created["tenantId"].as_str().unwrap().to_owned();
+    let server = try_start(&dir, &[("RUST_LOG", "info")]).unwrap();
+    let http = reqwest::Client::new();
+    let chat = |role: &str| {
+        http.post(format!("{}/ai/chat", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": role, "content": "hi"}]}))
+            .send()
+    };
+    let ok = chat("user").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let bad = chat("us\nINFO forged line\u{1b}[31m").await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let request_id = bad.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let found = server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("request failed"))
+            .cloned();
+        match found {
+            Some(line) => break line,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => panic!("no 'request failed' line: {:?}", server.log.lock().unwrap()),
+        }
+    };
+    assert!(
+        line.contains(&format!(
+            " INFO request{{request_id={request_id} tenant_id={tenant}}}: "
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(r#"method=POST path="/ai/chat" status=400 kind="invalid_request_error" detail=messages[0].role: unknown variant `us\nINFO forged line\x1b[31m`, expected one of"#),
+        "{line}"
+    );
+    let log = server.log.lock().unwrap();
+    assert_eq!(
+        log.iter().filter(|l| l.contains("request failed")).count(),
+        1,
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.starts_with("INFO forged")), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains('\u{1b}')), "{log:?}");
+}
