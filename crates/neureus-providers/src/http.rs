@@ -3,6 +3,7 @@
 //! [`StreamMachine`], peeking the first event before the caller commits to a 200.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,11 +13,10 @@ use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use neureus_types::StreamEvent;
 use tokio::time::Instant;
 
+use crate::pool::{error_chain, Lease, Pools};
 use crate::sse::SseDecoder;
 use crate::{EventStream, ProviderError, StreamMachine, TimeoutKind};
 
@@ -50,9 +50,6 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// A whole (non-streamed) answer larger than this is refused rather than held in memory.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
-/// Idle pooled connections are closed after this long.
-const POOL_IDLE: Duration = Duration::from_secs(90);
-
 /// An upstream URL, parsed once, with the `Host` header it implies.
 ///
 /// The header is worked out here because hyper-util's client, given a request without one,
@@ -63,6 +60,10 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 pub(crate) struct Url {
     uri: http::Uri,
     host: HeaderValue,
+    /// `scheme://authority`: the connection pool's key.
+    origin: Arc<str>,
+    /// The path and query: what an HTTP/1.1 request line carries.
+    path: http::Uri,
 }
 
 impl Url {
@@ -86,21 +87,32 @@ fn host_header(uri: &http::Uri) -> Option<HeaderValue> {
     }
 }
 
-/// An upstream response; its body is read as it arrives.
-pub(crate) type Response = http::Response<Incoming>;
+/// An upstream response, read as it arrives, and the connection it arrives on (returned to
+/// the pool when the response is dropped).
+pub(crate) struct Response {
+    inner: http::Response<Incoming>,
+    lease: Lease,
+}
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.inner.status())
+            .finish_non_exhaustive()
+    }
+}
 
 /// A pooled HTTP/1.1 client (TLS by rustls with the webpki roots) plus the timeouts every call
 /// obeys.
 ///
-/// hyper-util's pooled client directly rather than reqwest: reqwest's per-request layers
-/// (URL re-parsing with IDNA mapping, proxy matching, connector cloning, boxed futures) were
-/// ~5 µs of CPU per request in the gateway's profile, more than all of our own translation.
-/// Everything the adapters need (POST, headers, a streamed body, timeouts) is a few lines here.
+/// hyper's client connections in a pool of our own ([`crate::pool`]) rather than reqwest:
+/// reqwest's per-request layers (URL re-parsing with IDNA mapping, proxy matching, connector
+/// cloning, boxed futures) were ~5 µs of CPU per request in the gateway's profile, more than
+/// all of our own translation. Everything the adapters need (POST, headers, a streamed body,
+/// timeouts) is a few lines here.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+    pools: Arc<Pools>,
     timeouts: Timeouts,
 }
 
@@ -130,11 +142,10 @@ impl HttpClient {
             .wrap_connector(http);
         // Provider APIs never redirect a POST, and retries are ours to decide (a retried chat
         // costs tokens twice): this client does neither.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .build(https);
-        Ok(HttpClient { client, timeouts })
+        Ok(HttpClient {
+            pools: Arc::new(Pools::new(https)),
+            timeouts,
+        })
     }
 
     /// Parses an upstream URL once, so requests do not parse it again.
@@ -143,7 +154,19 @@ impl HttpClient {
             .parse()
             .map_err(|e| ProviderError::Connect(format!("invalid upstream URL {url:?}: {e}")))?;
         match (uri.scheme_str(), uri.authority(), host_header(&uri)) {
-            (Some("http" | "https"), Some(_), Some(host)) => Ok(Url { uri, host }),
+            (Some(scheme @ ("http" | "https")), Some(authority), Some(host)) => {
+                let origin = Arc::from(format!("{scheme}://{authority}"));
+                let path = match uri.path_and_query() {
+                    Some(pq) => http::Uri::from(pq.clone()),
+                    None => http::Uri::from_static("/"),
+                };
+                Ok(Url {
+                    uri,
+                    host,
+                    origin,
+                    path,
+                })
+            }
             _ => Err(ProviderError::Connect(format!(
                 "invalid upstream URL {url:?}: it must be an absolute http:// or https:// URL"
             ))),
@@ -167,7 +190,7 @@ impl HttpClient {
         let started = Instant::now();
         let mut req = http::Request::new(Full::new(Bytes::from(body)));
         *req.method_mut() = http::Method::POST;
-        *req.uri_mut() = url.uri.clone();
+        *req.uri_mut() = url.path.clone();
         let h = req.headers_mut();
         h.reserve(2 + headers.len());
         h.insert(HOST, url.host.clone());
@@ -182,17 +205,18 @@ impl HttpClient {
             v.set_sensitive(true);
             h.insert(name.clone(), v);
         }
-        let resp =
-            match tokio::time::timeout(self.timeouts.first_byte, self.client.request(req)).await {
-                Err(_) => return Err(ProviderError::Timeout(TimeoutKind::FirstByte)),
-                Ok(Err(e)) => return Err(map_client_error(&e)),
-                Ok(Ok(r)) => r,
-            };
-        let status = resp.status();
+        let pool = self.pools.origin(&url.origin);
+        let send = self.pools.send(pool, &url.uri, req, started);
+        let (inner, lease) = match tokio::time::timeout(self.timeouts.first_byte, send).await {
+            Err(_) => return Err(ProviderError::Timeout(TimeoutKind::FirstByte)),
+            Ok(result) => result?,
+        };
+        let resp = Response { inner, lease };
+        let status = resp.inner.status();
         if status.is_success() {
             return Ok((resp, started));
         }
-        let retry_after = retry_after(resp.headers());
+        let retry_after = retry_after(resp.inner.headers());
         let deadline = started + self.timeouts.total;
         let body = read_capped(resp, deadline, self.timeouts.idle).await;
         Err(ProviderError::Upstream {
@@ -209,8 +233,11 @@ impl HttpClient {
         started: Instant,
     ) -> Result<Bytes, ProviderError> {
         let deadline = started + self.timeouts.total;
-        let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY);
-        match tokio::time::timeout_at(deadline, body.collect()).await {
+        let Response { inner, lease } = resp;
+        let body = http_body_util::Limited::new(inner.into_body(), MAX_BODY);
+        let read = tokio::time::timeout_at(deadline, body.collect()).await;
+        drop(lease); // the body is read (or dropped, and its connection closed by hyper)
+        match read {
             Err(_) => Err(ProviderError::Timeout(TimeoutKind::Total)),
             Ok(Err(e)) => Err(if e.is::<http_body_util::LengthLimitError>() {
                 ProviderError::Protocol(format!("the answer is larger than {MAX_BODY} bytes"))
@@ -230,6 +257,7 @@ impl HttpClient {
         machine: M,
     ) -> Result<EventStream, ProviderError> {
         let ct = resp
+            .inner
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -246,7 +274,8 @@ impl HttpClient {
             )));
         }
         let state = Driver {
-            body: Box::pin(resp.into_body().into_data_stream()),
+            body: Box::pin(resp.inner.into_body().into_data_stream()),
+            _lease: resp.lease,
             decoder: SseDecoder::new(),
             machine,
             queue: VecDeque::new(),
@@ -274,6 +303,9 @@ type ByteStream =
 /// State of one streamed response: bytes → SSE events → canonical events.
 struct Driver<M> {
     body: ByteStream,
+    /// The body's connection; declared after it, so it goes back to the pool after the body
+    /// is dropped.
+    _lease: Lease,
     decoder: SseDecoder,
     machine: M,
     /// Decoded items not yet handed out; an error is always the last item.
@@ -341,41 +373,16 @@ impl<M: StreamMachine> Driver<M> {
     }
 }
 
-/// Maps a client error. hyper's messages carry no URL (which could hold an account id).
-fn map_client_error(e: &hyper_util::client::legacy::Error) -> ProviderError {
-    if e.is_connect() {
-        let timed_out = sources(e)
-            .filter_map(|s| s.downcast_ref::<std::io::Error>())
-            .any(|io| io.kind() == std::io::ErrorKind::TimedOut);
-        if timed_out {
-            return ProviderError::Timeout(TimeoutKind::Connect);
-        }
-        ProviderError::Connect(error_chain(e))
-    } else {
-        ProviderError::Protocol(error_chain(e))
-    }
-}
-
-/// An error's message followed by its sources'.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    sources(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// An error and its sources, outermost first.
-fn sources<'a>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(e), |e| e.source())
-}
-
 /// Reads at most [`MAX_ERROR_BODY`] bytes of an error body; a failed or slow read keeps what
 /// arrived.
 async fn read_capped(resp: Response, deadline: Instant, idle: Duration) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut body = resp.into_body();
+    // Dropped after the body: the connection goes back to the pool then.
+    let Response {
+        inner,
+        lease: _lease,
+    } = resp;
+    let mut body = inner.into_body();
     while out.len() < MAX_ERROR_BODY {
         let d = (Instant::now() + idle).min(deadline);
         match tokio::time::timeout_at(d, body.frame()).await {
@@ -639,6 +646,271 @@ mod tests {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
         drop((held, listener));
+    }
+
+    /// How a [`test_upstream`] answers each request.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        /// `{}` with a content length; the connection stays open.
+        KeepAlive,
+        /// `{}`, then the socket is closed (no `Connection: close`, as a server whose
+        /// keep-alive timeout ran out).
+        ThenClose,
+        /// A chunked SSE head and one event, then nothing more while the connection stays open
+        /// (a stream in progress); on later connections, `KeepAlive`.
+        OpenStreamFirst,
+    }
+
+    /// A plain-socket HTTP/1.1 upstream: reads each request (head and content-length body)
+    /// and answers per `answer`; returns its address and the count of connections accepted.
+    async fn test_upstream(
+        answer: Answer,
+    ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let nth = count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        // One request: the head, then content-length bytes of body.
+                        let head_end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        while buf.len() < head_end + len {
+                            let mut chunk = [0u8; 4096];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..head_end + len);
+                        let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                        match answer {
+                            Answer::OpenStreamFirst if nth == 0 => {
+                                let _ = sock
+                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: \r\n")
+                                    .await;
+                                // Hold the stream open until the client goes away.
+                                let mut rest = [0u8; 64];
+                                while matches!(sock.read(&mut rest).await, Ok(n) if n > 0) {}
+                                return;
+                            }
+                            Answer::ThenClose => {
+                                let _ = sock.write_all(ok.as_bytes()).await;
+                                return;
+                            }
+                            Answer::KeepAlive | Answer::OpenStreamFirst => {
+                                if sock.write_all(ok.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    /// One POST, its body read whole.
+    async fn post_and_read(client: &HttpClient, url: &Url) -> Bytes {
+        let (resp, started) = client
+            .post(url, &[], b"{\"n\":1}".to_vec(), |_, _| String::new())
+            .await
+            .unwrap();
+        client.read_body(resp, started).await.unwrap()
+    }
+
+    fn accepted(count: &std::sync::atomic::AtomicUsize) -> usize {
+        count.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn requests_one_after_another_share_one_connection() {
+        let (addr, count) = test_upstream(Answer::KeepAlive).await;
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1/chat")).unwrap();
+        for _ in 0..5 {
+            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+        }
+        assert_eq!(accepted(&count), 1);
+        // Another path on the same origin uses the same pool.
+        let other = HttpClient::parse_url(&format!("http://{addr}/v1/other?x=1")).unwrap();
+        assert_eq!(post_and_read(&client, &other).await, &b"{}"[..]);
+        assert_eq!(accepted(&count), 1);
+        assert_eq!(client.pools.origin(&url.origin).idle(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_is_not_reused() {
+        let (addr, count) = test_upstream(Answer::ThenClose).await;
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        for n in 1..=3 {
+            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+            // Let the connection's task see the close.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(accepted(&count), n);
+        }
+        assert_eq!(client.pools.origin(&url.origin).idle(), 0);
+    }
+
+    /// A connection whose answer is still streaming is not handed to another request, and
+    /// one whose answer was dropped half-read is not used again.
+    #[tokio::test]
+    async fn a_connection_busy_or_left_half_read_is_not_used_for_another_request() {
+        let (addr, count) = test_upstream(Answer::OpenStreamFirst).await;
+        let client = HttpClient::new(Timeouts {
+            first_byte: Duration::from_secs(5),
+            ..Timeouts::default()
+        })
+        .unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        let (streaming, _) = client
+            .post(&url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await
+            .unwrap();
+        assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+        assert_eq!(accepted(&count), 2);
+        drop(streaming); // half-read: hyper closes that connection
+        for _ in 0..3 {
+            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+        }
+        assert_eq!(
+            accepted(&count),
+            2,
+            "the kept-alive connection serves the rest"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The kept-alive connection is the one checked out; the half-read one, found closed
+        // behind it, is dropped.
+        let pool = client.pools.origin(&url.origin);
+        assert_eq!(pool.idle(), 2);
+        assert!(pool.checkout(Instant::now()).is_some());
+        assert!(pool.checkout(Instant::now()).is_none());
+        assert_eq!(pool.idle(), 0, "the half-read connection was dropped");
+    }
+
+    /// An upstream on a plain socket that answers one request, closes that connection
+    /// 100 ms later, and answers one request on the next connection.
+    fn closing_upstream() -> (
+        std::net::SocketAddr,
+        std::thread::JoinHandle<std::net::TcpStream>,
+    ) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let answer = |sock: &mut std::net::TcpStream| {
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.ends_with(b"{}") {
+                    let n = sock.read(&mut buf).unwrap();
+                    assert!(n > 0, "closed before the request");
+                    got.extend_from_slice(&buf[..n]);
+                }
+                sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                    .unwrap();
+            };
+            let (mut first, _) = listener.accept().unwrap();
+            answer(&mut first);
+            std::thread::sleep(Duration::from_millis(100));
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            answer(&mut second);
+            second
+        });
+        (addr, server)
+    }
+
+    /// One POST of `{}` to a [`closing_upstream`], its body read whole.
+    async fn post_empty(client: &HttpClient, url: &Url) -> Result<Bytes, ProviderError> {
+        let (resp, started) = client
+            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await?;
+        client.read_body(resp, started).await
+    }
+
+    /// An upstream closes a pooled connection while the runtime's thread is busy (here:
+    /// blocked), so the connection's task has not seen the close and the connection looks
+    /// ready. After [`crate::pool::RECHECK_IDLE`] of idleness the pool lets the runtime poll
+    /// its I/O before using it, sees the close, and opens a new connection.
+    #[tokio::test]
+    async fn a_close_that_arrived_while_the_runtime_was_busy_is_seen_before_reuse() {
+        let (addr, server) = closing_upstream();
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
+        std::thread::sleep(crate::pool::RECHECK_IDLE + Duration::from_millis(200));
+        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
+        drop(server.join().unwrap());
+    }
+
+    /// The same within [`crate::pool::RECHECK_IDLE`] (no upstream closes a connection that
+    /// soon for idleness; one that closes it for another reason says so in its last answer
+    /// with `Connection: close`, which hyper obeys): the request written into it fails with
+    /// a protocol error, not a hang, and is not sent again by itself (the upstream may have
+    /// taken it; a chat sent twice costs twice), as with hyper-util's pool. The next request
+    /// opens a new connection.
+    #[tokio::test]
+    async fn a_request_written_into_a_connection_the_upstream_just_closed_fails_cleanly() {
+        let (addr, server) = closing_upstream();
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
+        std::thread::sleep(Duration::from_millis(400));
+        let err = post_empty(&client, &url).await.unwrap_err();
+        assert!(
+            matches!(&err, ProviderError::Protocol(m) if m.contains("closed")),
+            "{err}"
+        );
+        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
+        drop(server.join().unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_after_the_idle_timeout() {
+        let (addr, count) = test_upstream(Answer::KeepAlive).await;
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        post_and_read(&client, &url).await;
+        let pool = client.pools.origin(&url.origin);
+        assert_eq!(pool.idle(), 1);
+        let almost = Instant::now() + crate::pool::IDLE_TIMEOUT - Duration::from_secs(1);
+        let (sender, _) = pool
+            .checkout(almost)
+            .expect("still within the idle timeout");
+        drop(sender);
+        post_and_read(&client, &url).await;
+        assert_eq!(
+            accepted(&count),
+            2,
+            "the checked-out sender was dropped, not returned"
+        );
+        let later = Instant::now() + crate::pool::IDLE_TIMEOUT;
+        assert!(pool.checkout(later).is_none());
+        assert_eq!(pool.idle(), 0);
     }
 
     #[test]

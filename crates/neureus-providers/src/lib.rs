@@ -7,6 +7,7 @@ pub mod anthropic;
 mod error;
 mod http;
 pub mod openai;
+mod pool;
 pub mod sse;
 #[cfg(test)]
 mod testutil;
