@@ -260,3 +260,44 @@ fn sources<'a>(
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sender on a live connection over an in-memory pipe (the far end is returned, held
+    /// open and never read).
+    async fn sender() -> (Sender, tokio::io::DuplexStream) {
+        let (near, far) = tokio::io::duplex(64);
+        let (sender, conn) = http1::handshake(hyper_util::rt::TokioIo::new(near))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        (sender, far)
+    }
+
+    #[tokio::test]
+    async fn at_most_max_idle_connections_are_kept_an_origin() {
+        let pool = Arc::new(OriginPool::default());
+        let mut ends = Vec::new();
+        for _ in 0..MAX_IDLE + 3 {
+            let (sender, far) = sender().await;
+            ends.push(far);
+            drop(Lease {
+                sender: Some(sender),
+                pool: Arc::clone(&pool),
+            });
+        }
+        assert_eq!(pool.idle(), MAX_IDLE);
+        // A discarded lease returns nothing.
+        let (sender, _far) = sender().await;
+        let mut lease = Lease {
+            sender: Some(sender),
+            pool: Arc::new(OriginPool::default()),
+        };
+        let other = Arc::clone(&lease.pool);
+        lease.discard();
+        drop(lease);
+        assert_eq!(other.idle(), 0);
+    }
+}
