@@ -880,7 +880,8 @@ mod tests {
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
         assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
-        std::thread::sleep(Duration::from_millis(400));
+        // Past the upstream's close (100 ms after its answer), within RECHECK_IDLE.
+        std::thread::sleep(Duration::from_millis(300));
         let err = post_empty(&client, &url).await.unwrap_err();
         assert!(
             matches!(&err, ProviderError::Protocol(m) if m.contains("closed")),
