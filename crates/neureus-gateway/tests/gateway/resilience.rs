@@ -159,8 +159,11 @@ async fn authentication_errors() {
             "{json}"
         );
     }
-    // A right public id with a wrong secret is refused too.
-    let wrong = format!("{}X", &gw.key[..gw.key.len() - 1]);
+    // A right public id with a wrong secret is refused too. The last character is changed
+    // to one it is not (a fixed 'X' left the key as it was when the key ended in 'X').
+    let last = if gw.key.ends_with('X') { 'Y' } else { 'X' };
+    let wrong = format!("{}{last}", &gw.key[..gw.key.len() - 1]);
+    assert_ne!(wrong, gw.key);
     let resp = gw
         .http
         .post(gw.url("/ai/chat"))
