@@ -20,7 +20,7 @@ mod workers;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
@@ -28,6 +28,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde_json::Value;
 
@@ -100,6 +101,8 @@ impl Shared {
 pub struct MockServer {
     addr: SocketAddr,
     shared: Shared,
+    /// Connections accepted so far.
+    connections: Arc<AtomicUsize>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -113,6 +116,11 @@ impl MockServer {
     pub async fn start_on(addr: &str) -> std::io::Result<MockServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
+        let listener = listener.tap_io(move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+        });
         let shared = Shared::default();
         let app = Router::new()
             .route("/v1/chat/completions", post(openai_handler))
@@ -134,8 +142,15 @@ impl MockServer {
         Ok(MockServer {
             addr,
             shared,
+            connections,
             shutdown: Some(tx),
         })
+    }
+
+    /// TCP connections accepted so far (a client that keeps its connections alive opens
+    /// one per concurrent request, not one per request).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// The bound address.

@@ -282,3 +282,44 @@ async fn a_provider_without_credentials_is_503() {
     assert_eq!(opus["available"], false);
     assert_eq!(gw.chat(&req("gpt-4o", false)).await.0, 200);
 }
+
+/// The gateway keeps its upstream connections alive and shares them: the three providers
+/// here are one origin (the mock), so chats one after another, to each of them, streamed or
+/// not, go over one connection; two chats at once open a second one, and later chats reuse
+/// the two.
+#[tokio::test]
+async fn upstream_connections_are_kept_alive_and_reused() {
+    let gw = TestGateway::start().await;
+    let models = ["gpt-4o-mini", "claude-haiku-4-5", "meta/llama-3.3-70b"];
+    let chat =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..2 {
+        for model in models {
+            let (status, _, body) = gw.chat(&chat(model)).await;
+            assert_eq!(status, 200, "{model}: {body}");
+        }
+    }
+    assert_eq!(gw.mock.requests().len(), 6);
+    assert_eq!(gw.mock.connections(), 1);
+
+    for model in models {
+        let mut body = chat(model);
+        body["stream"] = json!(true);
+        let events = gw.stream(&body).await;
+        assert!(!events.is_empty(), "{model}");
+        let (status, _, body) = gw.chat(&chat(model)).await;
+        assert_eq!(status, 200, "{model}: {body}");
+    }
+    assert_eq!(gw.mock.connections(), 1, "streams reuse the connection too");
+
+    gw.mock.set_default_delay(Duration::from_millis(200));
+    let (first, second) = (chat(models[0]), chat(models[1]));
+    let (a, b) = tokio::join!(gw.chat(&first), gw.chat(&second));
+    assert_eq!((a.0, b.0), (200, 200));
+    assert_eq!(gw.mock.connections(), 2);
+    gw.mock.set_default_delay(Duration::ZERO);
+    for model in models {
+        assert_eq!(gw.chat(&chat(model)).await.0, 200);
+    }
+    assert_eq!(gw.mock.connections(), 2);
+}
