@@ -206,8 +206,7 @@ impl HttpClient {
             v.set_sensitive(true);
             h.insert(name.clone(), v);
         }
-        let pool = self.pools.origin(&url.origin);
-        let send = self.pools.send(pool, &url.uri, req, started);
+        let send = self.pools.send(&url.origin, &url.uri, req, started);
         let (inner, lease) = match tokio::time::timeout(self.timeouts.first_byte, send).await {
             Err(_) => return Err(ProviderError::Timeout(TimeoutKind::FirstByte)),
             Ok(result) => result?,
@@ -734,13 +733,12 @@ mod tests {
         (addr, accepted)
     }
 
-    /// One POST, its body read whole.
-    async fn post_and_read(client: &HttpClient, url: &Url) -> Bytes {
+    /// One POST of `{}`, its body read whole.
+    async fn post_and_read(client: &HttpClient, url: &Url) -> Result<Bytes, ProviderError> {
         let (resp, started) = client
-            .post(url, &[], b"{\"n\":1}".to_vec(), |_, _| String::new())
-            .await
-            .unwrap();
-        client.read_body(resp, started).await.unwrap()
+            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
+            .await?;
+        client.read_body(resp, started).await
     }
 
     fn accepted(count: &std::sync::atomic::AtomicUsize) -> usize {
@@ -753,12 +751,12 @@ mod tests {
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1/chat")).unwrap();
         for _ in 0..5 {
-            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+            assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
         }
         assert_eq!(accepted(&count), 1);
         // Another path on the same origin uses the same pool.
         let other = HttpClient::parse_url(&format!("http://{addr}/v1/other?x=1")).unwrap();
-        assert_eq!(post_and_read(&client, &other).await, &b"{}"[..]);
+        assert_eq!(post_and_read(&client, &other).await.unwrap(), &b"{}"[..]);
         assert_eq!(accepted(&count), 1);
         assert_eq!(client.pools.origin(&url.origin).idle(), 1);
     }
@@ -769,7 +767,7 @@ mod tests {
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
         for n in 1..=3 {
-            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+            assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
             // Let the connection's task see the close.
             tokio::time::sleep(Duration::from_millis(50)).await;
             assert_eq!(accepted(&count), n);
@@ -792,11 +790,11 @@ mod tests {
             .post(&url, &[], b"{}".to_vec(), |_, _| String::new())
             .await
             .unwrap();
-        assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+        assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
         assert_eq!(accepted(&count), 2);
         drop(streaming); // half-read: hyper closes that connection
         for _ in 0..3 {
-            assert_eq!(post_and_read(&client, &url).await, &b"{}"[..]);
+            assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
         }
         assert_eq!(
             accepted(&count),
@@ -814,43 +812,50 @@ mod tests {
     }
 
     /// An upstream on a plain socket that answers one request, closes that connection
-    /// 100 ms later, and answers one request on the next connection.
-    fn closing_upstream() -> (
-        std::net::SocketAddr,
-        std::thread::JoinHandle<std::net::TcpStream>,
-    ) {
+    /// 100 ms later, and then answers every request on the connections that follow. Its
+    /// thread ends with the process.
+    fn closing_upstream() -> std::net::SocketAddr {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let answer = |sock: &mut std::net::TcpStream| {
-                let mut buf = [0u8; 4096];
-                let mut got = Vec::new();
-                while !got.ends_with(b"{}") {
-                    let n = sock.read(&mut buf).unwrap();
-                    assert!(n > 0, "closed before the request");
-                    got.extend_from_slice(&buf[..n]);
+        // Answers one request; false when the client closed the connection instead.
+        let answer = |sock: &mut std::net::TcpStream| {
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.ends_with(b"{}") {
+                match sock.read(&mut buf) {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
-                sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
-                    .unwrap();
-            };
+            }
+            sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                .is_ok()
+        };
+        std::thread::spawn(move || {
             let (mut first, _) = listener.accept().unwrap();
             answer(&mut first);
             std::thread::sleep(Duration::from_millis(100));
             drop(first);
-            let (mut second, _) = listener.accept().unwrap();
-            answer(&mut second);
-            second
+            for mut conn in listener.incoming().flatten() {
+                while answer(&mut conn) {}
+            }
         });
-        (addr, server)
+        addr
     }
 
-    /// One POST of `{}` to a [`closing_upstream`], its body read whole.
-    async fn post_empty(client: &HttpClient, url: &Url) -> Result<Bytes, ProviderError> {
-        let (resp, started) = client
-            .post(url, &[], b"{}".to_vec(), |_, _| String::new())
-            .await?;
-        client.read_body(resp, started).await
+    /// Against a [`closing_upstream`]: one POST, then the runtime's thread blocked for
+    /// `blocked` while the upstream closes that connection, then two more POSTs; their results.
+    async fn posts_around_a_close(
+        blocked: Duration,
+    ) -> (Result<Bytes, ProviderError>, Result<Bytes, ProviderError>) {
+        let addr = closing_upstream();
+        let client = HttpClient::new(Timeouts::default()).unwrap();
+        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
+        assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
+        std::thread::sleep(blocked);
+        let second = post_and_read(&client, &url).await;
+        let third = post_and_read(&client, &url).await;
+        (second, third)
     }
 
     /// An upstream closes a pooled connection while the runtime's thread is busy (here:
@@ -859,13 +864,10 @@ mod tests {
     /// its I/O before using it, sees the close, and opens a new connection.
     #[tokio::test]
     async fn a_close_that_arrived_while_the_runtime_was_busy_is_seen_before_reuse() {
-        let (addr, server) = closing_upstream();
-        let client = HttpClient::new(Timeouts::default()).unwrap();
-        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
-        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
-        std::thread::sleep(crate::pool::RECHECK_IDLE + Duration::from_millis(200));
-        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
-        drop(server.join().unwrap());
+        let (second, third) =
+            posts_around_a_close(crate::pool::RECHECK_IDLE + Duration::from_millis(200)).await;
+        assert_eq!(second.unwrap(), &b"{}"[..]);
+        assert_eq!(third.unwrap(), &b"{}"[..]);
     }
 
     /// The same within [`crate::pool::RECHECK_IDLE`] (no upstream closes a connection that
@@ -876,19 +878,14 @@ mod tests {
     /// opens a new connection.
     #[tokio::test]
     async fn a_request_written_into_a_connection_the_upstream_just_closed_fails_cleanly() {
-        let (addr, server) = closing_upstream();
-        let client = HttpClient::new(Timeouts::default()).unwrap();
-        let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
-        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
         // Past the upstream's close (100 ms after its answer), within RECHECK_IDLE.
-        std::thread::sleep(Duration::from_millis(300));
-        let err = post_empty(&client, &url).await.unwrap_err();
+        let (second, third) = posts_around_a_close(Duration::from_millis(300)).await;
+        let err = second.unwrap_err();
         assert!(
             matches!(&err, ProviderError::Protocol(m) if m.contains("closed")),
             "{err}"
         );
-        assert_eq!(post_empty(&client, &url).await.unwrap(), &b"{}"[..]);
-        drop(server.join().unwrap());
+        assert_eq!(third.unwrap(), &b"{}"[..]);
     }
 
     #[tokio::test]
@@ -896,7 +893,7 @@ mod tests {
         let (addr, count) = test_upstream(Answer::KeepAlive).await;
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
-        post_and_read(&client, &url).await;
+        post_and_read(&client, &url).await.unwrap();
         let pool = client.pools.origin(&url.origin);
         assert_eq!(pool.idle(), 1);
         let almost = Instant::now() + crate::pool::IDLE_TIMEOUT - Duration::from_secs(1);
@@ -904,7 +901,7 @@ mod tests {
             .checkout(almost)
             .expect("still within the idle timeout");
         drop(sender);
-        post_and_read(&client, &url).await;
+        post_and_read(&client, &url).await.unwrap();
         assert_eq!(
             accepted(&count),
             2,

@@ -167,15 +167,17 @@ impl Pools {
         pool
     }
 
-    /// Sends `req` (origin-form URI, `Host` set) to `uri`'s origin on a pooled connection or
-    /// a new one, and returns the answer's head with the connection's lease.
+    /// Sends `req` (origin-form URI, `Host` set) to `uri`, whose origin is `origin`, on a
+    /// pooled connection or a new one, and returns the answer's head with the connection's
+    /// lease.
     pub(crate) async fn send(
         &self,
-        pool: Arc<OriginPool>,
+        origin: &Arc<str>,
         uri: &http::Uri,
         mut req: http::Request<Full<Bytes>>,
         now: Instant,
     ) -> Result<(http::Response<hyper::body::Incoming>, Lease), ProviderError> {
+        let pool = self.origin(origin);
         loop {
             let (mut sender, reused) = match pool.checkout(now) {
                 Some((sender, since)) if now.saturating_duration_since(since) >= RECHECK_IDLE => {
