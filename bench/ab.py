@@ -13,12 +13,8 @@ request is read from /proc/PID/task/*/schedstat around each round (all the proce
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.dont_write_bytecode = True
@@ -31,14 +27,9 @@ def cpu_ns(pid):
 
 
 def gateway(binary, upstream):
-    """Starts `binary` with a fresh data dir and tenant; returns (proc, chat URL, key)."""
-    data = Path(tempfile.mkdtemp(prefix="ab-gw-"))
-    env = {"NEUREUS_DATA_DIR": str(data), "NEUREUS_OPENAI_BASE_URL": f"{upstream}/v1", "NEUREUS_OPENAI_API_KEY": "sk-bench",
-           "NEUREUS_ANTHROPIC_API_KEY": "sk-ant-bench", "NEUREUS_ANTHROPIC_BASE_URL": upstream, "RUST_LOG": "info"}
-    out = subprocess.run([binary, "tenants", "create", "bench", "--json"], capture_output=True, text=True,
-                         env={**os.environ, **env}, check=True).stdout
-    p, url, _ = b.start([binary, "serve", "--listen", "127.0.0.1:0"], env=env, core=1)
-    return p, f"{url}/ai/chat", json.loads(out)["apiKey"]
+    """`run.setup_gateway` for `binary`; returns (proc, chat URL, key)."""
+    p, url, key, _ = b.setup_gateway(upstream, binary)
+    return p, f"{url}/ai/chat", key
 
 
 def main():

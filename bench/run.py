@@ -151,16 +151,19 @@ def build():
     subprocess.run(["cargo", "build", "--release", "-j2", "-p", "neureus", "-p", "neureus-bench"], cwd=ROOT, check=True)
 
 
-def setup_gateway(upstream):
+def setup_gateway(upstream, binary=None):
+    """Starts the gateway (`binary`, default this checkout's release build) with a fresh data
+    dir and tenant on core 1; returns (proc, base URL, API key, data dir)."""
+    binary = str(binary or REL / "neureus")
     data = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     env = {"NEUREUS_DATA_DIR": str(data), "NEUREUS_OPENAI_BASE_URL": f"{upstream}/v1", "NEUREUS_OPENAI_API_KEY": "sk-bench",
            "NEUREUS_ANTHROPIC_API_KEY": "sk-ant-bench", "NEUREUS_ANTHROPIC_BASE_URL": upstream,
            # The level a deployment gets when it sets none (stops 12-18 ran at warn, which left
            # out the request span's cost: ~7.6k instructions a request, see BENCHMARKS.md).
            "RUST_LOG": "info"}
-    out = subprocess.run([str(REL / "neureus"), "tenants", "create", "bench", "--json"], capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
+    out = subprocess.run([binary, "tenants", "create", "bench", "--json"], capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
     key = json.loads(out)["apiKey"]
-    p, url, _ = start([str(REL / "neureus"), "serve", "--listen", "127.0.0.1:0"], env=env, core=1)
+    p, url, _ = start([binary, "serve", "--listen", "127.0.0.1:0"], env=env, core=1)
     return p, url, key, data
 
 
