@@ -659,78 +659,101 @@ mod tests {
         /// A chunked SSE head and one event, then nothing more while the connection stays open
         /// (a stream in progress); on later connections, `KeepAlive`.
         OpenStreamFirst,
+        /// `{}` to the first request, then that connection closed 100 ms later (while a test
+        /// holds the runtime's thread); on later connections, `KeepAlive`.
+        FirstClosesSoon,
     }
 
-    /// A plain-socket HTTP/1.1 upstream: reads each request (head and content-length body)
-    /// and answers per `answer`; returns its address and the count of connections accepted.
-    async fn test_upstream(
+    /// A plain-socket HTTP/1.1 upstream that answers per `answer`, on threads of its own (so
+    /// that it goes on while a test blocks the runtime's thread; they end with the process or
+    /// their connection); returns its address and the count of connections accepted.
+    fn test_upstream(
         answer: Answer,
     ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = Arc::clone(&accepted);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
+        std::thread::spawn(move || {
+            for sock in listener.incoming() {
+                let Ok(sock) = sock else {
                     return;
                 };
-                let nth = count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    loop {
-                        // One request: the head, then content-length bytes of body.
-                        let head_end = loop {
-                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break i + 4;
-                            }
-                            let mut chunk = [0u8; 4096];
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .map_or(0, |v| v.trim().parse().unwrap());
-                        while buf.len() < head_end + len {
-                            let mut chunk = [0u8; 4096];
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
-                        }
-                        buf.drain(..head_end + len);
-                        let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                        match answer {
-                            Answer::OpenStreamFirst if nth == 0 => {
-                                let _ = sock
-                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: \r\n")
-                                    .await;
-                                // Hold the stream open until the client goes away.
-                                let mut rest = [0u8; 64];
-                                while matches!(sock.read(&mut rest).await, Ok(n) if n > 0) {}
-                                return;
-                            }
-                            Answer::ThenClose => {
-                                let _ = sock.write_all(ok.as_bytes()).await;
-                                return;
-                            }
-                            Answer::KeepAlive | Answer::OpenStreamFirst => {
-                                if sock.write_all(ok.as_bytes()).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                });
+                let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+                std::thread::spawn(move || serve(sock, answer, first));
             }
         });
         (addr, accepted)
+    }
+
+    /// One connection of a [`test_upstream`] (`first`: the first it accepted).
+    fn serve(mut sock: std::net::TcpStream, answer: Answer, first: bool) {
+        use std::io::{Read, Write};
+        const OK: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let mut buf = Vec::new();
+        while read_request(&mut sock, &mut buf) {
+            match answer {
+                Answer::OpenStreamFirst if first => {
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n6\r\ndata: \r\n");
+                    // Hold the stream open until the client goes away.
+                    let mut rest = [0u8; 64];
+                    while matches!(sock.read(&mut rest), Ok(n) if n > 0) {}
+                    return;
+                }
+                Answer::ThenClose => {
+                    let _ = sock.write_all(OK);
+                    return;
+                }
+                Answer::FirstClosesSoon if first => {
+                    let _ = sock.write_all(OK);
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+                _ => {
+                    if sock.write_all(OK).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads one request (its head, then content-length bytes of body) from `sock` into
+    /// `buf` and takes it off; false when the client closed the connection or it failed.
+    fn read_request(sock: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> bool {
+        use std::io::Read;
+        let mut more = |buf: &mut Vec<u8>| {
+            let mut chunk = [0u8; 4096];
+            match sock.read(&mut chunk) {
+                Ok(0) | Err(_) => false,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    true
+                }
+            }
+        };
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if !more(buf) {
+                return false;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        while buf.len() < head_end + len {
+            if !more(buf) {
+                return false;
+            }
+        }
+        buf.drain(..head_end + len);
+        true
     }
 
     /// One POST of `{}`, its body read whole.
@@ -747,7 +770,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_one_after_another_share_one_connection() {
-        let (addr, count) = test_upstream(Answer::KeepAlive).await;
+        let (addr, count) = test_upstream(Answer::KeepAlive);
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1/chat")).unwrap();
         for _ in 0..5 {
@@ -763,7 +786,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_upstream_closed_is_not_reused() {
-        let (addr, count) = test_upstream(Answer::ThenClose).await;
+        let (addr, count) = test_upstream(Answer::ThenClose);
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
         for n in 1..=3 {
@@ -779,7 +802,7 @@ mod tests {
     /// one whose answer was dropped half-read is not used again.
     #[tokio::test]
     async fn a_connection_busy_or_left_half_read_is_not_used_for_another_request() {
-        let (addr, count) = test_upstream(Answer::OpenStreamFirst).await;
+        let (addr, count) = test_upstream(Answer::OpenStreamFirst);
         let client = HttpClient::new(Timeouts {
             first_byte: Duration::from_secs(5),
             ..Timeouts::default()
@@ -811,44 +834,12 @@ mod tests {
         assert_eq!(pool.idle(), 0, "the half-read connection was dropped");
     }
 
-    /// An upstream on a plain socket that answers one request, closes that connection
-    /// 100 ms later, and then answers every request on the connections that follow. Its
-    /// thread ends with the process.
-    fn closing_upstream() -> std::net::SocketAddr {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        // Answers one request; false when the client closed the connection instead.
-        let answer = |sock: &mut std::net::TcpStream| {
-            let mut buf = [0u8; 4096];
-            let mut got = Vec::new();
-            while !got.ends_with(b"{}") {
-                match sock.read(&mut buf) {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                }
-            }
-            sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
-                .is_ok()
-        };
-        std::thread::spawn(move || {
-            let (mut first, _) = listener.accept().unwrap();
-            answer(&mut first);
-            std::thread::sleep(Duration::from_millis(100));
-            drop(first);
-            for mut conn in listener.incoming().flatten() {
-                while answer(&mut conn) {}
-            }
-        });
-        addr
-    }
-
-    /// Against a [`closing_upstream`]: one POST, then the runtime's thread blocked for
+    /// Against a [`test_upstream`] whose first connection closes soon: one POST, then the runtime's thread blocked for
     /// `blocked` while the upstream closes that connection, then two more POSTs; their results.
     async fn posts_around_a_close(
         blocked: Duration,
     ) -> (Result<Bytes, ProviderError>, Result<Bytes, ProviderError>) {
-        let addr = closing_upstream();
+        let (addr, _) = test_upstream(Answer::FirstClosesSoon);
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
         assert_eq!(post_and_read(&client, &url).await.unwrap(), &b"{}"[..]);
@@ -890,7 +881,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_idle_connection_is_closed_after_the_idle_timeout() {
-        let (addr, count) = test_upstream(Answer::KeepAlive).await;
+        let (addr, count) = test_upstream(Answer::KeepAlive);
         let client = HttpClient::new(Timeouts::default()).unwrap();
         let url = HttpClient::parse_url(&format!("http://{addr}/v1")).unwrap();
         post_and_read(&client, &url).await.unwrap();
