@@ -19,11 +19,11 @@
 //! - Idle connections are closed after [`IDLE_TIMEOUT`]; here when a later checkout finds
 //!   them (oldest first), not by a timer. An upstream that closes them sooner is seen as
 //!   closed at checkout and they are dropped.
+//! - At most [`MAX_IDLE`] connections an origin are kept; more are closed when released.
 //!
 //! And one thing more: a connection idle for [`RECHECK_IDLE`] or more is looked at again
 //! after the runtime has polled its I/O, so that an upstream's close that arrived while the
 //! runtime was busy is seen before a request is written into the connection.
-//! - At most [`MAX_IDLE`] connections an origin are kept; more are closed when released.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
