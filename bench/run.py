@@ -276,17 +276,11 @@ def main():
             results["c1_turns"][name] = t
             print(f"turns   {name:<11} {t['requests']:>7} requests  p50 {t['p50_us']:>7.0f} us  p99 {t['p99_us']:>7.0f} us  p99.9 {t['p999_us']:>7.0f} us  errors {t['errors']}  (p99 of its {t['blocks']} blocks: {min(t['block_p99_us'], default=0):.0f}-{max(t['block_p99_us'], default=0):.0f} us)", flush=True)
         results["streaming"] = {}
-        results["stream_ttfb"] = {}
         stream_targets = (("bare_proxy", f"{bare_url}/v1/chat/completions", STREAM_OPENAI, None),
                           ("gateway", f"{gw_url}/ai/chat", STREAM_GATEWAY, key))
         # Time to first byte at light load: 10 clients, one stream after another each, the
         # two targets taking turns over --ttfb-rounds rounds of 100 streams.
-        picked = take_turns(a.ttfb_rounds, {n: (u, b, k) for n, u, b, k in stream_targets},
-                            lambda t: streamload(*t, 100, concurrency=10, keepalive=True),
-                            lambda x: x["ttfb_ms"]["p50"], lambda x: (x["ttfb_ms"]["p50"], x["ttfb_ms"]["p99"]))
-        for name, r in picked.items():
-            results["stream_ttfb"][name] = r
-            print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (10 concurrent, keep-alive; p50 of {a.ttfb_rounds} rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
+        results["stream_ttfb"] = ttfb_rounds(a.ttfb_rounds, stream_targets, 0, "10 concurrent, keep-alive")
         # A diagnostic beside it: the same, with the 10 clients' first starts spread over one
         # stream's length. Streams all last the same, so clients that start together stay in
         # step: above, every tenth of a stream's start arrives in a burst of 10, and its time to
@@ -294,12 +288,8 @@ def main():
         # 4.5 of them at the median). Spread, each start meets at most the chunks of streams
         # already running: the cost of one stream's start alone. The target stays on the
         # figure above.
-        spread = take_turns(max(1, a.ttfb_rounds // 2 + 1), {n: (u, b, k) for n, u, b, k in stream_targets},
-                            lambda t: streamload(*t, 100, concurrency=10, keepalive=True, ramp_ms=STREAM_MS),
-                            lambda x: x["ttfb_ms"]["p50"], lambda x: (x["ttfb_ms"]["p50"], x["ttfb_ms"]["p99"]))
-        results["stream_ttfb_spread"] = spread
-        for name, r in spread.items():
-            print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  (starts spread over {STREAM_MS} ms; p50 of {len(r['p50_runs'])} rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
+        results["stream_ttfb_spread"] = ttfb_rounds(a.ttfb_rounds // 2 + 1, stream_targets, STREAM_MS,
+                                                    f"starts spread over {STREAM_MS} ms")
         for name, url, body, auth in stream_targets:
             r = streamload(url, body, auth, a.streams, ramp_ms=RAMP_MS)
             results["streaming"][name] = r
@@ -317,6 +307,18 @@ def main():
     (out / "chart.svg").write_text(chart(results))
     (out / "figures.md").write_text(figures(results))
     print(json.dumps(results["summary"], indent=2))
+
+
+def ttfb_rounds(rounds, stream_targets, ramp_ms, label):
+    """Time to first byte of 100 streams by 10 clients on kept-alive connections (their first
+    starts spread over `ramp_ms`), the targets taking turns over `rounds` rounds; each target's
+    round with the median p50, as `take_turns` picks it."""
+    picked = take_turns(rounds, {n: (u, b, k) for n, u, b, k in stream_targets},
+                        lambda t: streamload(*t, 100, concurrency=10, keepalive=True, ramp_ms=ramp_ms),
+                        lambda x: x["ttfb_ms"]["p50"], lambda x: (x["ttfb_ms"]["p50"], x["ttfb_ms"]["p99"]))
+    for name, r in picked.items():
+        print(f"ttfb    {name:<11} p50 {r['ttfb_ms']['p50']:.3f} ms  p99 {r['ttfb_ms']['p99']:.3f} ms  ({label}; p50 of {rounds} rounds: {[round(x, 3) for x in r['p50_runs']]})", flush=True)
+    return picked
 
 
 def preemption_probe(bare, seconds=3):
