@@ -137,7 +137,10 @@ impl FromRequestParts<AppState> for Tenant {
         };
         let tenant = authenticate(state, header).await?;
         // As text, not `Debug` of a `str` (quoted and escaped a character at a time).
-        tracing::Span::current().record("tenant_id", tracing::field::display(&tenant.tenant_id));
+        crate::middleware::record_in_current_span([(
+            "tenant_id",
+            &tracing::field::display(&tenant.tenant_id),
+        )]);
         Ok(tenant)
     }
 }

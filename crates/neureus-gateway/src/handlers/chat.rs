@@ -18,6 +18,7 @@ use crate::catalog::{CatalogModel, AUTO};
 use crate::error::ApiError;
 use crate::extract;
 use crate::logging::Pending;
+use crate::middleware::record_in_current_span;
 use crate::state::AppState;
 use crate::{credentials, preprocess, routing, stream_out, tenant_settings, validate};
 
@@ -127,9 +128,10 @@ pub async fn prepare(
     validate::chat_request(req)?;
     if req.model == AUTO {
         let routed = routing::route(state, &tenant.tenant_id, req).await?;
-        let span = tracing::Span::current();
-        span.record("provider", display(routed.model.entry.provider.as_str()));
-        span.record("model", display(&routed.model.entry.id));
+        record_in_current_span([
+            ("provider", &display(routed.model.entry.provider.as_str())),
+            ("model", &display(&routed.model.entry.id)),
+        ]);
         return Ok(Prepared {
             model: routed.model,
             creds: routed.creds,
@@ -149,9 +151,10 @@ pub async fn prepare(
     };
     let provider = model.entry.provider;
     let (creds, _source) = credentials::resolve(state, &tenant.tenant_id, provider).await?;
-    let span = tracing::Span::current();
-    span.record("provider", display(provider.as_str()));
-    span.record("model", display(&model.entry.id));
+    record_in_current_span([
+        ("provider", &display(provider.as_str())),
+        ("model", &display(&model.entry.id)),
+    ]);
     Ok(Prepared {
         model: model.clone(),
         creds,
