@@ -73,16 +73,16 @@ fn main() -> std::process::ExitCode {
     // old kernel) only costs memory.
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only on a terminal: into a file or a log collector they are escape codes in
     // every line, and formatting them was ~1.5% of a request's CPU at the default level.
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .fmt_fields(logfmt::PlainFields)
-        .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match log_filter(std::env::var("RUST_LOG").ok().as_deref()) {
+        LogFilter::Level(level) => fmt.with_max_level(level).init(),
+        LogFilter::Directives(filter) => fmt.with_env_filter(*filter).init(),
+    }
     let cli = Cli::parse();
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get);
     let runtime = match runtime(cpus) {
@@ -98,6 +98,37 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// What filters the process's log lines.
+#[derive(Debug)]
+enum LogFilter {
+    /// One level for every target: unset `RUST_LOG` (`info`), or a bare level.
+    Level(tracing_subscriber::filter::LevelFilter),
+    /// Anything else `RUST_LOG` says (per-target levels, span filters).
+    Directives(Box<tracing_subscriber::EnvFilter>),
+}
+
+/// The filter for `RUST_LOG` (`None`: unset). A bare level filters as an `EnvFilter` of it
+/// would, without its per-span work: an `EnvFilter` takes a lock and pushes a level onto a
+/// thread-local stack each time a span is entered or left (four times a request), and looks
+/// at every new span; ~0.7k instructions a request at `info` (callgrind, BENCHMARKS.md,
+/// stop 22). A value `EnvFilter` cannot parse falls back to `info`, as before.
+fn log_filter(rust_log: Option<&str>) -> LogFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    let Some(value) = rust_log.map(str::trim) else {
+        return LogFilter::Level(LevelFilter::INFO);
+    };
+    // Names only: `LevelFilter` also reads digits, which `EnvFilter` takes for a target.
+    if value.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if let Ok(level) = value.parse::<LevelFilter>() {
+            return LogFilter::Level(level);
+        }
+    }
+    match tracing_subscriber::EnvFilter::try_new(value) {
+        Ok(filter) => LogFilter::Directives(Box::new(filter)),
+        Err(_) => LogFilter::Level(LevelFilter::INFO),
     }
 }
 
@@ -275,5 +306,33 @@ mod tests {
         assert_eq!(flavor(1), RuntimeFlavor::CurrentThread);
         assert_eq!(flavor(2), RuntimeFlavor::MultiThread);
         assert_eq!(flavor(0), RuntimeFlavor::MultiThread);
+    }
+
+    /// A bare level (or none) gets the plain level filter, anything else `EnvFilter`, and
+    /// what `EnvFilter` refuses the default `info`, as before.
+    #[test]
+    fn rust_log_values_and_their_filters() {
+        use super::{log_filter, LogFilter};
+        use tracing_subscriber::filter::LevelFilter;
+        let level = |v| match log_filter(v) {
+            LogFilter::Level(l) => Some(l),
+            LogFilter::Directives(_) => None,
+        };
+        assert_eq!(level(None), Some(LevelFilter::INFO));
+        assert_eq!(level(Some("warn")), Some(LevelFilter::WARN));
+        assert_eq!(level(Some(" DEBUG ")), Some(LevelFilter::DEBUG));
+        assert_eq!(level(Some("off")), Some(LevelFilter::OFF));
+        assert_eq!(level(Some("trace")), Some(LevelFilter::TRACE));
+        assert_eq!(level(Some("neureus_gateway=debug,info")), None);
+        assert_eq!(
+            level(Some("3")),
+            None,
+            "a target named 3, as EnvFilter reads it"
+        );
+        assert_eq!(level(Some("[{")), Some(LevelFilter::INFO), "unparsable");
+        let LogFilter::Directives(f) = log_filter(Some("neureus_gateway=debug,warn")) else {
+            panic!("per-target directives need EnvFilter");
+        };
+        assert_eq!(f.max_level_hint(), Some(LevelFilter::DEBUG));
     }
 }
