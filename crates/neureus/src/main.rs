@@ -113,7 +113,7 @@ enum LogFilter {
 /// The filter for `RUST_LOG` (`None`: unset). A bare level filters as an `EnvFilter` of it
 /// would, without its per-span work: an `EnvFilter` takes a lock and pushes a level onto a
 /// thread-local stack each time a span is entered or left (four times a request), and looks
-/// at every new span; ~0.7k instructions a request at `info` (callgrind, BENCHMARKS.md,
+/// at every new span; ~0.3k instructions a request at `info` (callgrind, BENCHMARKS.md,
 /// stop 22). A value `EnvFilter` cannot parse falls back to `info`, as before.
 fn log_filter(rust_log: Option<&str>) -> LogFilter {
     use tracing_subscriber::filter::LevelFilter;
