@@ -126,13 +126,9 @@ pub async fn prepare(
     log_id: String,
 ) -> Result<Prepared, ApiError> {
     validate::chat_request(req)?;
-    if req.model == AUTO {
+    let prepared = if req.model == AUTO {
         let routed = routing::route(state, &tenant.tenant_id, req).await?;
-        record_in_current_span([
-            ("provider", &display(routed.model.entry.provider.as_str())),
-            ("model", &display(&routed.model.entry.id)),
-        ]);
-        return Ok(Prepared {
+        Prepared {
             model: routed.model,
             creds: routed.creds,
             log_id,
@@ -140,30 +136,33 @@ pub async fn prepare(
             extra_cost_usd: 0.0,
             preprocessing: None,
             routing: Some(routed.info),
-        });
-    }
-    let Some(model) = state.catalog.get(&req.model) else {
-        return Err(ApiError::invalid(format!(
-            "unknown model {:?}; known models: {}",
-            req.model,
-            state.catalog.ids().join(", ")
-        )));
+        }
+    } else {
+        let Some(model) = state.catalog.get(&req.model) else {
+            return Err(ApiError::invalid(format!(
+                "unknown model {:?}; known models: {}",
+                req.model,
+                state.catalog.ids().join(", ")
+            )));
+        };
+        let provider = model.entry.provider;
+        let (creds, _source) = credentials::resolve(state, &tenant.tenant_id, provider).await?;
+        Prepared {
+            model: model.clone(),
+            creds,
+            log_id,
+            started,
+            extra_cost_usd: 0.0,
+            preprocessing: None,
+            routing: None,
+        }
     };
-    let provider = model.entry.provider;
-    let (creds, _source) = credentials::resolve(state, &tenant.tenant_id, provider).await?;
+    let entry = &prepared.model.entry;
     record_in_current_span([
-        ("provider", &display(provider.as_str())),
-        ("model", &display(&model.entry.id)),
+        ("provider", &display(entry.provider.as_str())),
+        ("model", &display(&entry.id)),
     ]);
-    Ok(Prepared {
-        model: model.clone(),
-        creds,
-        log_id,
-        started,
-        extra_cost_usd: 0.0,
-        preprocessing: None,
-        routing: None,
-    })
+    Ok(prepared)
 }
 
 /// Whether (and how much of) bodies are stored in this tenant's logs.
