@@ -35,6 +35,13 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Creates tenant `acme` in `data_dir` by the CLI; returns its API key and tenant id.
+fn create_acme(data_dir: &Path) -> (String, String) {
+    let created = run_json(data_dir, &["tenants", "create", "acme", "--json"]);
+    let field = |name: &str| created[name].as_str().unwrap().to_owned();
+    (field("apiKey"), field("tenantId"))
+}
+
 fn run_json(data_dir: &Path, args: &[&str]) -> Value {
     let out = bin()
         .arg("--data-dir")
@@ -125,10 +132,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[tokio::test]
 async fn provider_keys_are_never_stored_or_logged_in_plain_text() {
     let dir = temp_dir("byok");
-    let key = run_json(&dir, &["tenants", "create", "acme", "--json"])["apiKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key, _) = create_acme(&dir);
     let first = "sk-plaintext-canary-AAAA1111";
     let second = "sk-plaintext-canary-BBBB2222";
     let server = try_start(&dir, &[("RUST_LOG", "debug")]).unwrap();
@@ -419,10 +423,7 @@ async fn on_one_cpu_the_gateway_runs_without_worker_threads_and_drains_alike() {
 
 async fn drains_and_flushes(name: &str, one_cpu: bool) {
     let dir = temp_dir(name);
-    let key = run_json(&dir, &["tenants", "create", "acme", "--json"])["apiKey"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key, _) = create_acme(&dir);
     let env = [("NEUREUS_DEMO_LATENCY_MS", "500")];
     let server = if one_cpu {
         start_on_one_cpu(&dir, &env)
@@ -493,9 +494,7 @@ async fn drains_and_flushes(name: &str, one_cpu: bool) {
 #[tokio::test]
 async fn log_lines_carry_the_request_span_and_escape_what_a_client_sent() {
     let dir = temp_dir("loglines");
-    let created = run_json(&dir, &["tenants", "create", "acme", "--json"]);
-    let key = created["apiKey"].as_str().unwrap().to_owned();
-    let tenant = created["tenantId"].as_str().unwrap().to_owned();
+    let (key, tenant) = create_acme(&dir);
     let server = try_start(&dir, &[("RUST_LOG", "info")]).unwrap();
     let http = reqwest::Client::new();
     let chat = |role: &str| {
@@ -510,23 +509,7 @@ async fn log_lines_carry_the_request_span_and_escape_what_a_client_sent() {
     assert_eq!(bad.status(), 400);
     let request_id = bad.headers()["x-request-id"].to_str().unwrap().to_owned();
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let line = loop {
-        let found = server
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains("request failed"))
-            .cloned();
-        match found {
-            Some(line) => break line,
-            None if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            None => panic!("no 'request failed' line: {:?}", server.log.lock().unwrap()),
-        }
-    };
+    let line = first_line_with(&server, "request failed").await;
     assert!(
         line.contains(&format!(
             " INFO request{{request_id={request_id} tenant_id={tenant}}}: "
@@ -545,4 +528,64 @@ async fn log_lines_carry_the_request_span_and_escape_what_a_client_sent() {
     );
     assert!(!log.iter().any(|l| l.starts_with("INFO forged")), "{log:?}");
     assert!(!log.iter().any(|l| l.contains('\u{1b}')), "{log:?}");
+}
+
+/// The request span carries the provider and model the request was routed to: a chat whose
+/// upstream cannot be reached (OpenAI pointed at a closed port, the other providers at the
+/// demo mock) logs its failure with the span's request id, tenant, provider and model.
+#[tokio::test]
+async fn a_failed_upstream_call_is_logged_with_the_provider_and_model() {
+    let dir = temp_dir("spanroute");
+    let (key, tenant) = create_acme(&dir);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let server = try_start(
+        &dir,
+        &[
+            ("RUST_LOG", "info"),
+            ("NEUREUS_OPENAI_API_KEY", "sk-unreachable"),
+            ("NEUREUS_OPENAI_BASE_URL", &base),
+        ],
+    )
+    .unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/ai/chat", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_server_error(), "{}", resp.status());
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let line = first_line_with(&server, "request failed").await;
+    assert!(
+        line.contains(&format!(
+            "request{{request_id={request_id} tenant_id={tenant} provider=openai model=gpt-4o-mini}}: "
+        )),
+        "{line}"
+    );
+    assert!(!line.contains("sk-unreachable"), "{line}");
+}
+
+/// The first line of `server`'s log holding `text`, waited for up to 10 s.
+async fn first_line_with(server: &Server, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(text))
+            .cloned();
+        match found {
+            Some(line) => return line,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => panic!("no {text:?} line: {:?}", server.log.lock().unwrap()),
+        }
+    }
 }
