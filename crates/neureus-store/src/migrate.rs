@@ -28,6 +28,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_leaner_log_indexes.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_log_id_unique_per_tenant.sql"),
+    ),
 ];
 
 /// The bookkeeping table.

@@ -642,7 +642,7 @@ pub(crate) fn usage_values<'a>(k: &HourKey<'a>, v: &Sums) -> [Bind<'a>; 11] {
 /// or the last in the batch) is placed without a search (SQLite's append fast path); other
 /// tenants' keys are still searched for, along the path of the key before. Measured with
 /// `bench/instructions.py`: SQLite's work per record -23%, the gateway's -3.8%; the sort
-/// itself does not show. Row ids, which nothing reads, follow the new order.
+/// itself does not show. Row ids follow the new order (retention deletes by rowid; no read depends on its order).
 pub(crate) fn insert_order(records: &[LogRecord]) -> Vec<&LogRecord> {
     let mut order: Vec<&LogRecord> = records.iter().collect();
     order.sort_unstable_by_key(|&r| (r.tenant_id.as_str(), r.id.as_str()));
@@ -699,12 +699,13 @@ pub(crate) fn log_insert_sql(rows: usize) -> &'static str {
         .map_or("", String::as_str)
 }
 
-/// Deletes up to $2 records created before $1 (see `delete_logs_before`).
+/// Deletes up to $2 records created before $1 (see `delete_logs_before`), found by rowid: `id`
+/// alone has no index since migration 7.
 const RETENTION_DELETE: &str = "WITH RECURSIVE ids(id) AS (\
      SELECT MIN(tenant_id) FROM request_logs \
      UNION ALL SELECT (SELECT MIN(tenant_id) FROM request_logs WHERE tenant_id > ids.id) \
      FROM ids WHERE ids.id IS NOT NULL) \
-     DELETE FROM request_logs WHERE id IN (SELECT r.id FROM ids t CROSS JOIN request_logs r \
+     DELETE FROM request_logs WHERE rowid IN (SELECT r.rowid FROM ids t CROSS JOIN request_logs r \
      ON r.tenant_id = t.id AND r.created_at < $1 LIMIT $2)";
 
 const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
@@ -1186,44 +1187,133 @@ mod tests {
         }
     }
 
+    /// Record `i` of a tenant with every column set, each to a value of its own.
+    fn full_rec(i: i64, tenant: &str) -> LogRecord {
+        let u = u64::try_from(i).unwrap();
+        let t = |what: &str| Some(format!("{what}-{i}"));
+        LogRecord {
+            id: format!("log_{i:03}"),
+            tenant_id: tenant.into(),
+            api_key_id: format!("key_{i}"),
+            created_at_ms: 1_000 + i,
+            endpoint: format!("/ep/{i}"),
+            model_requested: t("requested"),
+            model: t("model"),
+            provider: t("provider"),
+            category: t("category"),
+            status: 200 + u16::try_from(i).unwrap(),
+            error_type: t("error-type"),
+            error_message: t("error-message"),
+            input_tokens: 10 + u,
+            output_tokens: 20 + u,
+            cached_tokens: 30 + u,
+            cost_usd: cost_from_e10(40 + i),
+            latency_ms: 50 + u,
+            ttft_ms: Some(60 + u),
+            streamed: i % 2 == 0,
+            routing: t("routing"),
+            preprocessing: t("preprocessing"),
+            metadata: t("metadata"),
+            request_body: t("request"),
+            response_body: t("response"),
+        }
+    }
+
     async fn every_column_round_trips(store: &SqliteStore) {
-        let recs: Vec<LogRecord> = (0..63_i64)
-            .map(|i| {
-                let u = u64::try_from(i).unwrap();
-                let t = |what: &str| Some(format!("{what}-{i}"));
-                LogRecord {
-                    id: format!("log_{i:03}"),
-                    tenant_id: "t1".into(),
-                    api_key_id: format!("key_{i}"),
-                    created_at_ms: 1_000 + i,
-                    endpoint: format!("/ep/{i}"),
-                    model_requested: t("requested"),
-                    model: t("model"),
-                    provider: t("provider"),
-                    category: t("category"),
-                    status: 200 + u16::try_from(i).unwrap(),
-                    error_type: t("error-type"),
-                    error_message: t("error-message"),
-                    input_tokens: 10 + u,
-                    output_tokens: 20 + u,
-                    cached_tokens: 30 + u,
-                    cost_usd: cost_from_e10(40 + i),
-                    latency_ms: 50 + u,
-                    ttft_ms: Some(60 + u),
-                    streamed: i % 2 == 0,
-                    routing: t("routing"),
-                    preprocessing: t("preprocessing"),
-                    metadata: t("metadata"),
-                    request_body: t("request"),
-                    response_body: t("response"),
-                }
-            })
-            .collect();
+        let recs: Vec<LogRecord> = (0..63_i64).map(|i| full_rec(i, "t1")).collect();
         store.insert_logs(recs.clone().into()).await.unwrap();
         for r in &recs {
             let got = store.get_log("t1", &r.id).await.unwrap();
             assert_eq!(got.as_ref(), Some(r));
         }
+    }
+
+    /// The names of `request_logs`' indexes, SQLite's own included.
+    async fn log_indexes(store: &SqliteStore) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'request_logs' ORDER BY name",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Migration 7 rebuilds request_logs without the primary key on `id`: a database written
+    /// at version 6 keeps every record, column for column, and every index but the key's own;
+    /// an id is unique per tenant, as the reads need.
+    #[tokio::test]
+    async fn migration_7_keeps_every_record_and_drops_only_the_id_index() {
+        let dir = std::env::temp_dir().join(format!("neureus-mig7-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open_file(&dir.join("n.db")).await.unwrap();
+        sqlx::query(migrate::CREATE_TABLE)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        for &(version, sql) in &migrate::SQLITE[..6] {
+            assert!(version <= 6);
+            store.apply(version, sql).await.unwrap();
+        }
+        assert!(log_indexes(&store)
+            .await
+            .contains(&"sqlite_autoindex_request_logs_1".to_owned()));
+        // Two tenants, every column set, and records with the optional columns empty.
+        let mut recs: Vec<LogRecord> = (0..40_i64)
+            .map(|i| full_rec(i, ["t2", "t1"][usize::try_from(i % 2).unwrap()]))
+            .collect();
+        recs.extend((40..50).map(|i| rec(&format!("log_{i:03}"), "t1", 5_000 + i)));
+        store.insert_logs(recs.clone().into()).await.unwrap();
+
+        store.migrate().await.unwrap();
+        assert_eq!(
+            log_indexes(&store).await,
+            [
+                "request_logs_tenant_created_idx",
+                "request_logs_tenant_failed_idx",
+                "request_logs_tenant_id_idx",
+                "request_logs_tenant_model_idx",
+                "request_logs_tenant_provider_idx",
+            ]
+        );
+        for r in &recs {
+            assert_eq!(
+                store.get_log(&r.tenant_id, &r.id).await.unwrap().as_ref(),
+                Some(r)
+            );
+        }
+        for tenant in ["t1", "t2"] {
+            let mut want: Vec<&LogRecord> = recs.iter().filter(|r| r.tenant_id == tenant).collect();
+            want.sort_by(|a, b| b.id.cmp(&a.id));
+            let got = store
+                .list_logs(tenant, &LogFilter::default(), 100)
+                .await
+                .unwrap();
+            assert_eq!(got.iter().collect::<Vec<_>>(), want);
+        }
+        // The hourly sums are untouched: 50 records in all.
+        let usage: (i64,) = sqlx::query_as("SELECT SUM(requests) FROM usage_hourly")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(usage.0, 50);
+        // A repeated id within a tenant is refused, as by the primary key before.
+        assert!(store
+            .insert_logs(Arc::new([rec("log_041", "t1", 9_000)]))
+            .await
+            .is_err());
+        store
+            .insert_logs(Arc::new([rec("log_041", "t3", 9_000)]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_log("t1", "log_041").await.unwrap(),
+            Some(recs[41].clone())
+        );
+        // Migrating again changes nothing.
+        store.migrate().await.unwrap();
+        assert_eq!(log_indexes(&store).await.len(), 5);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     async fn plan(store: &SqliteStore, sql: &str) -> String {
@@ -1404,7 +1494,9 @@ mod tests {
         )
         .await;
         assert!(
-            retention.contains("request_logs_tenant_created_idx") && !retention.contains("SCAN r"),
+            retention.contains("request_logs_tenant_created_idx")
+                && !retention.contains("SCAN r")
+                && !retention.contains("SCAN request_logs"),
             "{retention}"
         );
         let one = plan(
@@ -1412,7 +1504,10 @@ mod tests {
             &format!("{LOG_SELECT} WHERE tenant_id = 't' AND id = 'log_1'"),
         )
         .await;
-        assert!(!one.contains("SCAN request_logs"), "{one}");
+        assert!(
+            one.contains("request_logs_tenant_id_idx") && !one.contains("SCAN request_logs"),
+            "{one}"
+        );
     }
 
     /// How many threads of this process are named `name`.
