@@ -46,6 +46,20 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows per multi-row INSERT statement, at most (a power of two).
 const INSERT_ROWS: usize = 32;
 
+/// The page size of a database file this store creates (SQLite's default is 4 KiB). A file's
+/// page size is fixed when its first table is made, and a WAL file cannot change it, so an
+/// existing database keeps its own.
+///
+/// 16 KiB for the request log: every record goes into the table and four indexes, each
+/// appended at its right edge, and an index page that fills is split (`balance_nonroot`,
+/// ~5k instructions a record at 4 KiB). Larger pages split a quarter as often, and a WAL
+/// checkpoint copies them in a quarter of the reads and writes. Measured (BENCHMARKS.md,
+/// stop 23): `bench/instructions.py` 103.4k -> 101.3k instructions a request (8 KiB:
+/// 102.0k); at c=16 the log writer's CPU 4.6 -> 3.8 µs a request (three rounds each), its
+/// write calls -16% and reads -75% a record, for 17% more bytes written (whole 16 KiB pages
+/// to the WAL at each commit).
+const PAGE_SIZE: u32 = 16_384;
+
 impl SqliteStore {
     /// Opens (creating if missing) `sqlite://PATH` or `sqlite::memory:`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -55,6 +69,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
+            .page_size(PAGE_SIZE)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
@@ -1226,6 +1241,43 @@ mod tests {
             let got = store.get_log("t1", &r.id).await.unwrap();
             assert_eq!(got.as_ref(), Some(r));
         }
+    }
+
+    /// A database file the store creates gets [`PAGE_SIZE`] pages; one made before (4 KiB,
+    /// WAL) keeps its page size and takes records as before.
+    #[tokio::test]
+    async fn new_database_files_get_the_page_size_and_old_ones_keep_theirs() {
+        async fn page_size(store: &SqliteStore) -> i64 {
+            sqlx::query_scalar("PRAGMA page_size")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        }
+        let dir = std::env::temp_dir().join(format!("neureus-page-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fresh = SqliteStore::open_file(&dir.join("new.db")).await.unwrap();
+        fresh.migrate().await.unwrap();
+        assert_eq!(page_size(&fresh).await, i64::from(PAGE_SIZE));
+        drop(fresh);
+
+        let old_path = dir.join("old.db");
+        let old = rusqlite::Connection::open(&old_path).unwrap();
+        old.pragma_update(None, "page_size", 4096).unwrap();
+        old.pragma_update(None, "journal_mode", "WAL").unwrap();
+        old.execute_batch("CREATE TABLE before_the_store (x INTEGER)")
+            .unwrap();
+        drop(old);
+        let store = SqliteStore::open_file(&old_path).await.unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(page_size(&store).await, 4096);
+        let recs: Vec<LogRecord> = (0..300_i64).map(|i| full_rec(i, "t1")).collect();
+        store.insert_logs(recs.clone().into()).await.unwrap();
+        assert_eq!(
+            store.get_log("t1", "log_299").await.unwrap().as_ref(),
+            recs.last()
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The names of `request_logs`' indexes, SQLite's own included.
