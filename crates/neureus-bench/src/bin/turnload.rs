@@ -25,6 +25,10 @@
 //!
 //! A `#…` suffix on a target is its bearer token. Bounded: stops after `--duration-s`.
 //!
+//! `--connections N` (one target only): N such closed loops at once, each on its own
+//! connection, for the whole duration, their latencies pooled: every request timed at
+//! concurrency N, where `wrk`'s tails are corrected (below).
+//!
 //! With one target, `--block-ms` the whole duration and `--pause-ms 0` it is a plain closed
 //! loop at concurrency 1 that keeps every request's latency: `bench/run.py` takes the c=1
 //! targets from such runs. `wrk` cannot give them: after a run it corrects its latency
@@ -132,6 +136,57 @@ impl Target {
     }
 }
 
+/// `n` closed loops on `n` connections to one target for `total`, after `warmup` requests
+/// each; one report over all their requests.
+async fn concurrent(
+    spec: &str,
+    n: usize,
+    body: Bytes,
+    warmup: u64,
+    total: Duration,
+) -> Result<serde_json::Value, String> {
+    let mut loops = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut t = Target::connect(spec).await?;
+        for _ in 0..warmup {
+            if t.once(&body).await.is_none() {
+                return Err(format!("{}: the warm-up request failed", t.url));
+            }
+        }
+        loops.push(t);
+    }
+    let end = Instant::now() + total;
+    let tasks: Vec<_> = loops
+        .into_iter()
+        .map(|mut t| {
+            let body = body.clone();
+            tokio::spawn(async move {
+                t.block(&body, end).await;
+                t
+            })
+        })
+        .collect();
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for task in tasks {
+        let t = task.await.map_err(|e| format!("a loop failed: {e}"))?;
+        all.extend(t.latencies_us);
+        errors += t.errors;
+    }
+    all.sort_by(f64::total_cmp);
+    Ok(json!({
+        "connections": n,
+        "targets": [{
+            "url": spec.split('#').next().unwrap_or(spec),
+            "requests": all.len(),
+            "errors": errors,
+            "p50_us": round1(percentile(&all, 50.0)),
+            "p99_us": round1(percentile(&all, 99.0)),
+            "p999_us": round1(percentile(&all, 99.9)),
+            "max_us": round1(all.last().copied().unwrap_or(0.0)),
+        }],
+    }))
+}
+
 fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
@@ -155,6 +210,11 @@ fn main() -> ExitCode {
     let block = Duration::from_millis(num("--block-ms", 500).max(1));
     let pause = Duration::from_millis(num("--pause-ms", 100));
     let warmup = num("--warmup", 200);
+    let connections = usize::try_from(num("--connections", 1).max(1)).unwrap_or(1);
+    if connections > 1 && specs.len() != 1 {
+        eprintln!("--connections takes one --target");
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -167,6 +227,9 @@ fn main() -> ExitCode {
     };
     let out = rt.block_on(async move {
         let body = Bytes::from(body);
+        if connections > 1 {
+            return concurrent(&specs[0], connections, body, warmup, total).await;
+        }
         let mut targets = Vec::new();
         for s in &specs {
             targets.push(Target::connect(s).await?);
