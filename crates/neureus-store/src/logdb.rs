@@ -16,16 +16,16 @@
 //!
 //! Two writer threads, each with its connection and statements: one at the request threads'
 //! priority, one [`BACKGROUND_NICE`] nice levels below it for batches that are not urgent
-//! (the caller says which; the gateway's writer sends a batch there under light load: the
-//! batch window closed before the batch filled and no further batch is waiting). On a busy
+//! (the caller says which; the gateway's writer sends a batch there unless the writer is
+//! behind: a full batch or more waiting, or a flush asked for). On a busy
 //! core the scheduler gives a woken request thread the CPU before a background batch, where
 //! with equal priority a request that arrived while a batch was being written waited behind
 //! it. Measured at concurrency 1 on one core (BENCHMARKS.md): the gateway's own p99
 //! ~1,000-1,300 µs with one writer at normal priority, ~150-200 µs with the batch niced. A
 //! writer that is only ever niced starves under load (nice 19 for every batch was tried in
-//! stops 10-11: requests waited in bursts on a full queue); here a full batch or a backlog
-//! goes to the normal thread, and at nice 10 the background thread still gets ~10% of a
-//! contended core, so its batch finishes while the queue has room.
+//! stops 10-11: requests waited in bursts on a full queue); here a backlog goes to the
+//! normal thread, and at nice 10 the background thread still gets ~10% of a contended core,
+//! so its batch finishes while the queue has room.
 
 use std::path::Path;
 use std::sync::mpsc;
