@@ -25,8 +25,6 @@ pub struct SqliteStore {
     /// The request-log batches of a database file, on a connection and thread of their own
     /// (see [`LOG_THREAD`]); `None` in memory, where they go through `pool`.
     log_db: Option<LogDb>,
-    /// The database, as named in log lines: its file, or the URL it was opened with.
-    name: Arc<str>,
 }
 
 /// The name of the log writer's thread (at most 15 bytes: Linux keeps no more).
@@ -90,12 +88,7 @@ impl SqliteStore {
                 LOG_BACKGROUND_THREAD,
             )?)
         };
-        let name = if in_memory {
-            Arc::from(url)
-        } else {
-            Arc::from(opts.get_filename().display().to_string())
-        };
-        Ok(SqliteStore { pool, log_db, name })
+        Ok(SqliteStore { pool, log_db })
     }
 
     /// Opens the database file `path`.
@@ -183,7 +176,9 @@ impl Store for SqliteStore {
             // (7 rebuilds request_logs: ~8 s for a million records here, 0.6 GB). A new
             // database is migrated without a word.
             if !applied.is_empty() {
-                tracing::info!(version, database = %self.name, "applying a database migration");
+                let options = self.pool.connect_options();
+                let database = options.get_filename().display();
+                tracing::info!(version, %database, "applying a database migration");
             }
             self.apply(version, sql).await?;
             changed = true;
