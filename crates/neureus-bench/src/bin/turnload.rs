@@ -114,6 +114,16 @@ impl Target {
         (ok && whole.is_some()).then_some(us)
     }
 
+    /// `n` requests not counted (connection, caches, allocator), each of which must succeed.
+    async fn warm_up(&mut self, body: &Bytes, n: u64) -> Result<(), String> {
+        for _ in 0..n {
+            if self.once(body).await.is_none() {
+                return Err(format!("{}: the warm-up request failed", self.url));
+            }
+        }
+        Ok(())
+    }
+
     /// Requests one after another until `until`; their latencies join the target's.
     async fn block(&mut self, body: &Bytes, until: Instant) {
         let mut block = Vec::new();
@@ -148,11 +158,7 @@ async fn concurrent(
     let mut loops = Vec::with_capacity(n);
     for _ in 0..n {
         let mut t = Target::connect(spec).await?;
-        for _ in 0..warmup {
-            if t.once(&body).await.is_none() {
-                return Err(format!("{}: the warm-up request failed", t.url));
-            }
-        }
+        t.warm_up(&body, warmup).await?;
         loops.push(t);
     }
     let end = Instant::now() + total;
@@ -172,19 +178,23 @@ async fn concurrent(
         all.extend(t.latencies_us);
         errors += t.errors;
     }
-    all.sort_by(f64::total_cmp);
-    Ok(json!({
-        "connections": n,
-        "targets": [{
-            "url": spec.split('#').next().unwrap_or(spec),
-            "requests": all.len(),
-            "errors": errors,
-            "p50_us": round1(percentile(&all, 50.0)),
-            "p99_us": round1(percentile(&all, 99.0)),
-            "p999_us": round1(percentile(&all, 99.9)),
-            "max_us": round1(all.last().copied().unwrap_or(0.0)),
-        }],
-    }))
+    let mut report = summary(&mut all);
+    report["url"] = json!(spec.split('#').next().unwrap_or(spec));
+    report["errors"] = json!(errors);
+    Ok(json!({ "connections": n, "targets": [report] }))
+}
+
+/// Requests, p50 / p99 / p99.9 and max in microseconds of `latencies` (sorted here).
+fn summary(latencies: &mut [f64]) -> serde_json::Value {
+    latencies.sort_by(f64::total_cmp);
+    let l = &*latencies;
+    json!({
+        "requests": l.len(),
+        "p50_us": round1(percentile(l, 50.0)),
+        "p99_us": round1(percentile(l, 99.0)),
+        "p999_us": round1(percentile(l, 99.9)),
+        "max_us": round1(l.last().copied().unwrap_or(0.0)),
+    })
 }
 
 fn round1(v: f64) -> f64 {
@@ -235,11 +245,7 @@ fn main() -> ExitCode {
             targets.push(Target::connect(s).await?);
         }
         for t in &mut targets {
-            for _ in 0..warmup {
-                if t.once(&body).await.is_none() {
-                    return Err(format!("{}: the warm-up request failed", t.url));
-                }
-            }
+            t.warm_up(&body, warmup).await?;
         }
         let end = Instant::now() + total;
         // Each round of turns starts one target later (A B C, B C A, C A B, ...), so no
@@ -255,19 +261,12 @@ fn main() -> ExitCode {
         let report: Vec<_> = targets
             .iter_mut()
             .map(|t| {
-                t.latencies_us.sort_by(f64::total_cmp);
-                let l = &t.latencies_us;
-                json!({
-                    "url": t.url,
-                    "requests": l.len(),
-                    "errors": t.errors,
-                    "p50_us": round1(percentile(l, 50.0)),
-                    "p99_us": round1(percentile(l, 99.0)),
-                    "p999_us": round1(percentile(l, 99.9)),
-                    "max_us": round1(l.last().copied().unwrap_or(0.0)),
-                    "blocks": t.block_p99_us.len(),
-                    "block_p99_us": t.block_p99_us,
-                })
+                let mut report = summary(&mut t.latencies_us);
+                report["url"] = json!(t.url);
+                report["errors"] = json!(t.errors);
+                report["blocks"] = json!(t.block_p99_us.len());
+                report["block_p99_us"] = json!(t.block_p99_us);
+                report
             })
             .collect();
         Ok::<_, String>(json!({
