@@ -2,6 +2,7 @@
 //! constant-time checks), and the SQLite backend. SQL is kept to what Postgres also accepts.
 
 pub mod byok;
+mod checkpoint;
 pub mod crypto;
 pub mod keyfile;
 mod keys;

@@ -36,6 +36,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, Statement, ToSql};
 use tokio::sync::oneshot;
 
+use crate::checkpoint::{self, Checkpoints};
 use crate::logs::LogRecord;
 use crate::sqlite::{insert_chunks, insert_order, log_values, rollup, usage_values, Bind};
 use crate::StoreError;
@@ -59,15 +60,31 @@ pub(crate) struct LogDb {
 impl LogDb {
     /// Opens two connections to `path` (created by the pool beside it) with the pool's
     /// settings and starts the writer threads `thread_name` and `background_name`.
+    /// The writers' WAL checkpoints run on a third connection, `checkpoint_name`, also
+    /// [`BACKGROUND_NICE`] levels below (see [`crate::checkpoint`]).
     pub(crate) fn open(
         path: &Path,
         busy_timeout: Duration,
         thread_name: &str,
         background_name: &str,
+        checkpoint_name: &str,
     ) -> Result<Self, StoreError> {
+        let ckpt = checkpoint::start(
+            path,
+            busy_timeout,
+            checkpoint_name,
+            BACKGROUND_NICE,
+            checkpoint::POLICY,
+        )?;
         Ok(LogDb {
-            jobs: spawn(path, busy_timeout, thread_name, None)?,
-            background: spawn(path, busy_timeout, background_name, Some(BACKGROUND_NICE))?,
+            jobs: spawn(path, busy_timeout, thread_name, None, ckpt.clone())?,
+            background: spawn(
+                path,
+                busy_timeout,
+                background_name,
+                Some(BACKGROUND_NICE),
+                ckpt,
+            )?,
         })
     }
 
@@ -102,7 +119,14 @@ impl LogDb {
         busy_timeout: Duration,
         background: bool,
     ) -> Result<Self, StoreError> {
-        let running = spawn(path, busy_timeout, "nru-test-one", None)?;
+        let ckpt = checkpoint::start(
+            path,
+            busy_timeout,
+            "nru-test-ckpt",
+            BACKGROUND_NICE,
+            checkpoint::POLICY,
+        )?;
+        let running = spawn(path, busy_timeout, "nru-test-one", None, ckpt)?;
         let stopped = mpsc::channel::<Job>().0;
         Ok(if background {
             LogDb {
@@ -124,6 +148,7 @@ fn spawn(
     busy_timeout: Duration,
     name: &str,
     nice: Option<i32>,
+    ckpt: Checkpoints,
 ) -> Result<mpsc::Sender<Job>, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
@@ -131,6 +156,7 @@ fn spawn(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    checkpoint::hand_over(&conn)?;
     let (jobs, rx) = mpsc::channel::<Job>();
     // Returns once the thread runs under its name and at its priority (a new thread takes
     // both when it first runs, which on a busy machine can be well after `spawn`), so that
@@ -143,7 +169,7 @@ fn spawn(
                 lower_priority(nice);
             }
             let _ = ready.send(());
-            run(conn, &rx);
+            run(conn, &rx, &ckpt);
         })
         .map_err(|e| StoreError::Database(format!("cannot start the log writer: {e}")))?;
     started
@@ -158,7 +184,7 @@ fn spawn(
 /// the thread's own value (inherited from the one that started it) so that a gateway run at
 /// a nice value of its own still gets a lower one here. A refusal (a sandbox, say) leaves the
 /// thread at normal priority: slower tails at light load, nothing lost.
-fn lower_priority(by: i32) {
+pub(crate) fn lower_priority(by: i32) {
     #[cfg(target_os = "linux")]
     {
         let target = rustix::process::getpriority_process(None).map(|now| (now + by).min(19));
@@ -170,10 +196,14 @@ fn lower_priority(by: i32) {
     let _ = by;
 }
 
-fn run(conn: Connection, rx: &mpsc::Receiver<Job>) {
+fn run(conn: Connection, rx: &mpsc::Receiver<Job>, ckpt: &Checkpoints) {
     let mut stmts = Statements::default();
     while let Ok(job) = rx.recv() {
+        ckpt.before_batch(&conn);
         let outcome = insert(&conn, &mut stmts, &job.records);
+        if outcome.is_ok() {
+            ckpt.committed(job.records.len() as u64);
+        }
         // The caller may have given up waiting (shutdown); the batch's outcome stands.
         let _ = job.done.send(outcome);
     }
@@ -326,12 +356,28 @@ pub(crate) mod tests {
         let path = dir.join("n.db");
         // The threads start at this thread's value.
         let base = nice_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
-        let normal = spawn(&path, Duration::from_secs(1), "nru-test-fg", None).unwrap();
+        let ckpt = checkpoint::start(
+            &path,
+            Duration::from_secs(1),
+            "nru-test-ck",
+            BACKGROUND_NICE,
+            checkpoint::POLICY,
+        )
+        .unwrap();
+        let normal = spawn(
+            &path,
+            Duration::from_secs(1),
+            "nru-test-fg",
+            None,
+            ckpt.clone(),
+        )
+        .unwrap();
         let background = spawn(
             &path,
             Duration::from_secs(1),
             "nru-test-bg",
             Some(BACKGROUND_NICE),
+            ckpt,
         )
         .unwrap();
         // `spawn` returns once each thread has its name and nice value.

@@ -40,6 +40,10 @@ pub const LOG_THREAD: &str = "neureus-logdb";
 /// The name of the background log writer's thread, at a lower priority (see `logdb`).
 pub const LOG_BACKGROUND_THREAD: &str = "neureus-logbg";
 
+/// The name of the thread that checkpoints the log writers' WAL, at the background writer's
+/// priority (see `checkpoint`).
+pub const LOG_CHECKPOINT_THREAD: &str = "neureus-logckpt";
+
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -86,6 +90,7 @@ impl SqliteStore {
                 BUSY_TIMEOUT,
                 LOG_THREAD,
                 LOG_BACKGROUND_THREAD,
+                LOG_CHECKPOINT_THREAD,
             )?)
         };
         Ok(SqliteStore { pool, log_db })
@@ -1684,6 +1689,8 @@ mod tests {
         // stores may have theirs open too), so it only shows the thread is named.
         assert!(store.log_db.is_some());
         assert!(threads_named(LOG_THREAD) >= 1);
+        // And its WAL checkpoints on a thread of their own (`checkpoint`).
+        assert!(threads_named(LOG_CHECKPOINT_THREAD) >= 1);
         // With every connection of the request pool held, a batch is still written: it needs
         // none of them.
         let mut held = Vec::new();
