@@ -15,7 +15,7 @@
 //! longer than [`Policy::wal_frames`], the next writer to begin a batch first checkpoints the
 //! rest itself (the frames written during that pass), and its batch starts the WAL over. That
 //! holds one batch for two `fsync`s, as SQLite's own checkpoint did every time, but once in
-//! about five passes here. Tried first: the checkpointer copying the rest with the writers
+//! five or six passes here. Tried first: the checkpointer copying the rest with the writers
 //! held at a gate. At its background priority that pass took 45-170 ms (the request thread
 //! had the core), where a writer at the requests' priority needs about 35.
 
@@ -40,7 +40,7 @@ pub(crate) struct Policy {
     /// A pass that leaves the WAL longer than this (pages) asks the next writer to copy the
     /// rest (64 MiB at 16 KiB pages, 16 at 4 KiB). That holds a batch for two `fsync`s, as
     /// SQLite's own checkpoint did at every one; the longer the WAL may grow, the rarer it is
-    /// (about one pass in five at saturation here).
+    /// (one pass in five or six at saturation here).
     pub wal_frames: i64,
 }
 
