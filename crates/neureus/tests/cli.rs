@@ -528,6 +528,9 @@ async fn log_lines_carry_the_request_span_and_escape_what_a_client_sent() {
     );
     assert!(!log.iter().any(|l| l.starts_with("INFO forged")), "{log:?}");
     assert!(!log.iter().any(|l| l.contains('\u{1b}')), "{log:?}");
+    drop(log);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The request span carries the provider and model the request was routed to: a chat whose
@@ -567,6 +570,8 @@ async fn a_failed_upstream_call_is_logged_with_the_provider_and_model() {
         "{line}"
     );
     assert!(!line.contains("sk-unreachable"), "{line}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The first line of `server`'s log holding `text`, waited for up to 10 s.
