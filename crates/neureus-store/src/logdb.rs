@@ -69,13 +69,7 @@ impl LogDb {
         background_name: &str,
         checkpoint_name: &str,
     ) -> Result<Self, StoreError> {
-        let ckpt = checkpoint::start(
-            path,
-            busy_timeout,
-            checkpoint_name,
-            BACKGROUND_NICE,
-            checkpoint::POLICY,
-        )?;
+        let ckpt = checkpointer(path, busy_timeout, checkpoint_name)?;
         Ok(LogDb {
             jobs: spawn(path, busy_timeout, thread_name, None, ckpt.clone())?,
             background: spawn(
@@ -119,13 +113,7 @@ impl LogDb {
         busy_timeout: Duration,
         background: bool,
     ) -> Result<Self, StoreError> {
-        let ckpt = checkpoint::start(
-            path,
-            busy_timeout,
-            "nru-test-ckpt",
-            BACKGROUND_NICE,
-            checkpoint::POLICY,
-        )?;
+        let ckpt = checkpointer(path, busy_timeout, "nru-test-ckpt")?;
         let running = spawn(path, busy_timeout, "nru-test-one", None, ckpt)?;
         let stopped = mpsc::channel::<Job>().0;
         Ok(if background {
@@ -140,6 +128,22 @@ impl LogDb {
             }
         })
     }
+}
+
+/// The writers' checkpointer: thread `name`, at the background writer's priority, with
+/// [`checkpoint::POLICY`].
+fn checkpointer(
+    path: &Path,
+    busy_timeout: Duration,
+    name: &str,
+) -> Result<Checkpoints, StoreError> {
+    checkpoint::start(
+        path,
+        busy_timeout,
+        name,
+        BACKGROUND_NICE,
+        checkpoint::POLICY,
+    )
 }
 
 /// Opens a connection and starts a writer thread on it, at `nice` if given.
@@ -356,14 +360,7 @@ pub(crate) mod tests {
         let path = dir.join("n.db");
         // The threads start at this thread's value.
         let base = nice_in(&std::fs::read_to_string("/proc/thread-self/stat").unwrap()).unwrap();
-        let ckpt = checkpoint::start(
-            &path,
-            Duration::from_secs(1),
-            "nru-test-ck",
-            BACKGROUND_NICE,
-            checkpoint::POLICY,
-        )
-        .unwrap();
+        let ckpt = checkpointer(&path, Duration::from_secs(1), "nru-test-ck").unwrap();
         let normal = spawn(
             &path,
             Duration::from_secs(1),
