@@ -1678,6 +1678,40 @@ mod tests {
         crate::logdb::tests::tasks_named(name).len()
     }
 
+    /// The log writers leave checkpoints to the checkpointer and wake it: after
+    /// `checkpoint::POLICY.records` records through `insert_logs` a pass copies them from the
+    /// WAL into the database file, which the writers themselves never do (their connections
+    /// do not checkpoint; the file's length is read, not asked of SQLite, which would
+    /// checkpoint).
+    #[tokio::test]
+    async fn log_batches_wake_the_checkpointer_which_copies_them_into_the_database() {
+        let dir = std::env::temp_dir().join(format!("neureus-ckptwire-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.db");
+        let store = SqliteStore::open_file(&path).await.unwrap();
+        store.migrate().await.unwrap();
+        let bytes = || std::fs::metadata(&path).unwrap().len();
+        let before = bytes();
+        let batches = crate::checkpoint::POLICY.records / 500;
+        for b in 0..batches {
+            let batch: Arc<[LogRecord]> = (0..500)
+                .map(|i| rec(&format!("log_{b}_{i}"), "t1", 1_000))
+                .collect();
+            store.insert_logs(batch).await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while bytes() < before + 1_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint copied the log: {} bytes, {before} before",
+                bytes()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn log_writes_run_on_their_own_connection() {
