@@ -13,15 +13,13 @@ use neureus_providers::{StreamMachine, ThinkSplitter};
 
 fn run(machine: &mut dyn StreamMachine, bytes: &[u8]) {
     let mut d = SseDecoder::new();
+    let mut events = Vec::new();
     for piece in bytes.chunks(7) {
-        for ev in d.feed(piece) {
-            // A machine stops at its first error, as the gateway does.
-            if machine.on_event(ev).is_err() {
-                return;
-            }
-        }
+        events.extend(d.feed(piece));
     }
-    for ev in d.finish() {
+    events.extend(d.finish());
+    // A machine stops at its first error, as the gateway does.
+    for ev in events {
         if machine.on_event(ev).is_err() {
             return;
         }
