@@ -220,7 +220,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Database URL (`sqlite://…`).
+    /// Database URL (`sqlite://…` or `postgres://…`).
     pub database_url: String,
     /// Redis URL, when several replicas share state.
     pub redis_url: Option<String>,
@@ -325,12 +325,12 @@ impl Config {
             .get(env::DATABASE_URL)
             .or(raw.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("neureus.db").display()));
-        if !database_url.starts_with("sqlite:") {
+        if neureus_store::Backend::of(&database_url).is_none() {
             errors.push(ConfigError::Value {
                 name: env::DATABASE_URL.into(),
                 message: format!(
-                    "only sqlite:// URLs are supported in this version, got {:?}",
-                    database_url.split("://").next().unwrap_or_default()
+                    "expected a sqlite:// or postgres:// URL, got {:?}",
+                    neureus_store::redact_url(&database_url)
                 ),
             });
         }

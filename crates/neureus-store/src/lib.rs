@@ -1,5 +1,6 @@
 //! Storage: the [`Store`] trait the gateway depends on, tenant API keys (format, hashing,
-//! constant-time checks), and the SQLite backend. SQL is kept to what Postgres also accepts.
+//! constant-time checks), and its two backends: SQLite (embedded, the default) and Postgres
+//! (several replicas). [`open`] picks one by the URL's scheme.
 
 pub mod byok;
 mod checkpoint;
@@ -9,6 +10,8 @@ mod keys;
 mod logdb;
 pub mod logs;
 mod migrate;
+mod portable;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -18,6 +21,7 @@ pub use keys::{
     generate_api_key, hash_secret, parse_api_key, split_api_key, verify_secret, ApiKeyParts,
     KeyFormatError,
 };
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -227,6 +231,66 @@ pub struct ApiKeyListing {
     pub revoked_at_ms: Option<i64>,
 }
 
+/// Opens the store a database URL names: `sqlite://PATH` or `sqlite::memory:` (embedded),
+/// `postgres://…` or `postgresql://…`. Migrations are not applied ([`Store::migrate`]).
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match Backend::of(url) {
+        Some(Backend::Sqlite) => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
+        Some(Backend::Postgres) => Ok(std::sync::Arc::new(PgStore::connect(url).await?)),
+        None => Err(StoreError::Url(format!(
+            "{}: expected sqlite:// or postgres://",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// The backends a database URL can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:…`
+    Sqlite,
+    /// `postgres://…`, `postgresql://…`
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme.
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs: a Postgres URL may hold
+/// one (`postgres://user:secret@host/db`).
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    // The authority ends at the first '/', '?' or '#'; its user info at its last '@'.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let user_info = &authority[..at];
+    let Some(colon) = user_info.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end],
+        &user_info[..colon],
+        &url[scheme_end + at..]
+    )
+}
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     let d = std::time::SystemTime::now()
@@ -265,6 +329,29 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        for (url, want) in [
+            (
+                "postgres://u:s3cret@db:5432/n",
+                "postgres://u:***@db:5432/n",
+            ),
+            (
+                "postgresql://u:a@b@db/n?sslmode=require",
+                "postgresql://u:***@db/n?sslmode=require",
+            ),
+            ("postgres://u@db/n", "postgres://u@db/n"),
+            ("postgres://db/n?user=u", "postgres://db/n?user=u"),
+            ("sqlite:///tmp/x.db", "sqlite:///tmp/x.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(redact_url(url), want, "{url}");
+        }
+        assert_eq!(Backend::of("postgresql://x"), Some(Backend::Postgres));
+        assert_eq!(Backend::of("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of("mysql://x"), None);
+    }
 
     #[test]
     fn new_ids_are_the_prefix_and_a_v7_uuid_in_lowercase_hex() {

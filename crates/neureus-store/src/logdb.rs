@@ -38,7 +38,8 @@ use tokio::sync::oneshot;
 
 use crate::checkpoint::{self, Checkpoints};
 use crate::logs::LogRecord;
-use crate::sqlite::{insert_chunks, insert_order, log_values, rollup, usage_values, Bind};
+use crate::portable::{log_values, rollup, usage_values, Bind};
+use crate::sqlite::{insert_chunks, insert_order};
 use crate::StoreError;
 
 /// One batch and where its outcome goes.
@@ -241,7 +242,7 @@ impl<'c> Statements<'c> {
     }
 
     fn usage(&mut self, conn: &'c Connection) -> rusqlite::Result<&mut Statement<'c>> {
-        prepared(&mut self.usage, conn, crate::sqlite::USAGE_UPSERT)
+        prepared(&mut self.usage, conn, crate::portable::USAGE_UPSERT)
     }
 }
 

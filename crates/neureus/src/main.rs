@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use neureus_gateway::config::{Config, Flags, ProcessEnv, RawConfig};
 use neureus_gateway::AppState;
-use neureus_store::{SqliteStore, Store};
+use neureus_store::Store;
 use serde_json::json;
 
 use cli::{Cli, Command, KeysCommand, MasterKeyCommand, TenantsCommand};
@@ -39,18 +39,20 @@ fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config> {
     })
 }
 
-async fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     if config.database_url.starts_with("sqlite://") {
         ensure_dir(&config.data_dir)?;
     }
-    let store = SqliteStore::connect(&config.database_url)
+    // The URL may hold a password (postgres://user:secret@…): messages show it redacted.
+    let shown = neureus_store::redact_url(&config.database_url);
+    let store = neureus_store::open(&config.database_url)
         .await
-        .with_context(|| format!("cannot open the database at {}", config.database_url))?;
+        .with_context(|| format!("cannot open the database at {shown}"))?;
     store
         .migrate()
         .await
         .context("cannot apply database migrations")?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 fn ensure_dir(dir: &Path) -> Result<()> {

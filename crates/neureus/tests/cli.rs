@@ -43,7 +43,16 @@ fn create_acme(data_dir: &Path) -> (String, String) {
 }
 
 fn run_json(data_dir: &Path, args: &[&str]) -> Value {
-    let out = bin()
+    run_json_env(data_dir, &[], args)
+}
+
+/// [`run_json`] with environment variables set.
+fn run_json_env(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
+    let mut cmd = bin();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
@@ -593,4 +602,198 @@ async fn first_line_with(server: &Server, text: &str) -> String {
             None => panic!("no {text:?} line: {:?}", server.log.lock().unwrap()),
         }
     }
+}
+
+/// A Postgres schema of its own for a test (in the database `NEUREUS_TEST_DATABASE_URL`
+/// names), and a database URL that works in it. `None` (said on stderr) without the variable;
+/// `.ci/run` sets it.
+async fn pg_schema(name: &str) -> Option<(sqlx::PgPool, String, String)> {
+    let Ok(base) = std::env::var("NEUREUS_TEST_DATABASE_URL") else {
+        eprintln!("NEUREUS_TEST_DATABASE_URL is not set: Postgres replicas not tested");
+        return None;
+    };
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    let schema = format!("neureus_cli_{name}_{}", std::process::id());
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some((admin, schema, url))
+}
+
+/// Several replicas on one Postgres database, each with a data dir of its own: a tenant
+/// made by the CLI works through both, a record written by one is read through the other,
+/// a tenant's own provider key stored through one is in use through the other, and a key
+/// revoked by the CLI is refused by both within 5 seconds. A replica started with another
+/// master key refuses to start; a password in the URL never reaches a message.
+#[tokio::test]
+async fn replicas_share_one_postgres_database() {
+    let Some((admin, schema, url)) = pg_schema("replicas").await else {
+        return;
+    };
+    let dir = temp_dir("replicas");
+    let master = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY=";
+    let env = [
+        ("NEUREUS_DATABASE_URL", url.as_str()),
+        ("NEUREUS_MASTER_KEY", master),
+        ("NEUREUS_ADMIN_TOKEN", "nra_test_admin_token"),
+    ];
+    let created = run_json_env(
+        &dir.join("cli"),
+        &env,
+        &["tenants", "create", "acme", "--json"],
+    );
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let key_id = created["keyId"].as_str().unwrap().to_owned();
+    assert!(
+        !dir.join("cli").join("neureus.db").exists(),
+        "the CLI wrote a SQLite file"
+    );
+    let a = try_start(&dir.join("a"), &env).unwrap();
+    let b = try_start(&dir.join("b"), &env).unwrap();
+    let http = reqwest::Client::new();
+    let chat = |base: &str, stream: bool| {
+        http.post(format!("{base}/ai/chat"))
+            .bearer_auth(&key)
+            .json(&json!({"model": "gpt-4o-mini", "stream": stream, "messages": [{"role": "user", "content": "Summarize the GDPR."}]}))
+            .send()
+    };
+    let resp = chat(&a.base, false).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let log_id = body["logId"].as_str().unwrap().to_owned();
+    let resp = chat(&b.base, true).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("\"done\":true"));
+
+    // A's record, read through B once A's writer has flushed it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let resp = http
+            .get(format!("{}/ai/logs/{log_id}", b.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        if resp.status() == 200 {
+            let rec: Value = resp.json().await.unwrap();
+            assert_eq!(rec["model"], "gpt-4o-mini", "{rec}");
+            assert_eq!(rec["status"], 200, "{rec}");
+            break;
+        }
+        assert_eq!(resp.status(), 404);
+        assert!(Instant::now() < deadline, "A's record never reached B");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The tenant's own OpenAI key, stored through A, is what B reports in use.
+    let resp = http
+        .put(format!("{}/ai/providers/openai/key", a.base))
+        .bearer_auth(&key)
+        .json(&json!({"key": "sk-tenant-own-key-9876"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listed: Value = http
+            .get(format!("{}/ai/providers", b.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let openai = listed["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["provider"] == "openai")
+            .cloned()
+            .unwrap();
+        if openai["source"] == "tenant" {
+            assert_eq!(openai["last4"], "9876", "{openai}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never saw the key: {listed}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sealed: String = sqlx::query_scalar(&format!(
+        "SELECT ciphertext FROM {schema}.provider_keys WHERE provider = 'openai'"
+    ))
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    assert!(
+        !sealed.contains("sk-tenant-own-key"),
+        "stored in plain text"
+    );
+
+    // Revoked by the CLI: refused by both replicas within 5 seconds.
+    let revoked = run_json_env(
+        &dir.join("cli"),
+        &env,
+        &["keys", "revoke", &key_id, "--json"],
+    );
+    assert_eq!(revoked["revoked"], true);
+    let started = Instant::now();
+    for server in [&a, &b] {
+        loop {
+            let status = chat(&server.base, false).await.unwrap().status();
+            if status == 401 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "revoked key still accepted by {}",
+                server.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // Another master key does not fit the database's canary.
+    let other = [
+        ("NEUREUS_DATABASE_URL", url.as_str()),
+        (
+            "NEUREUS_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
+    ];
+    let err = try_start(&dir.join("c"), &other).err().expect("started");
+    assert!(err.contains("does not match this database"), "{err}");
+
+    // A password in the URL is not shown when the database cannot be reached.
+    let out = bin()
+        .env(
+            "NEUREUS_DATABASE_URL",
+            "postgres://neureus:hunter2-secret@127.0.0.1:1/x",
+        )
+        .arg("--data-dir")
+        .arg(dir.join("d"))
+        .args(["tenants", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("postgres://neureus:***@127.0.0.1:1/x"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    drop((a, b));
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

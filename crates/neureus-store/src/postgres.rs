@@ -1,0 +1,314 @@
+//! The Postgres backend (`NEUREUS_DATABASE_URL=postgres://…`), for several gateway replicas
+//! sharing one database. Every replica stays stateless: what one writes (a revoked key, a
+//! rotated provider key, tenant settings) the others see through the same `*_since` polls as
+//! with SQLite.
+//!
+//! The queries both backends accept are written once ([`crate::portable`]); this file holds
+//! what differs: the schema (one migration, as SQLite's seven leave it), migrations under an
+//! advisory lock so replicas starting together do not race, request-log batches as one
+//! `INSERT … SELECT FROM UNNEST(…)` (one statement and one round trip a batch, whatever its
+//! size, where per-row parameters would hit Postgres's 65,535-parameter limit at 2,730
+//! records) and retention by `ctid`.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::logs::LogRecord;
+use crate::portable::{log_values, rollup, usage_values, Bind, LOG_COLUMNS, USAGE_UPSERT};
+use crate::sqlite::insert_order;
+use crate::{migrate, now_ms, StoreError};
+
+/// Postgres-backed store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Connections per replica. Request paths read through caches; the pool serves the log
+/// writer's batches, cache refreshes and admin calls.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a caller waits for a free connection (or a new one) before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The advisory lock key migrations hold (any constant; "neureus" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006e_6575_7265_7573;
+
+/// The columns of `request_logs`, in [`log_values`]' order.
+const LOG_COLUMN_NAMES: [&str; LOG_COLUMNS] = [
+    "id",
+    "tenant_id",
+    "api_key_id",
+    "created_at",
+    "endpoint",
+    "model_requested",
+    "model",
+    "provider",
+    "category",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_e10",
+    "latency_ms",
+    "ttft_ms",
+    "streamed",
+    "routing",
+    "preprocessing",
+    "metadata",
+    "request_body",
+    "response_body",
+];
+
+/// The columns of `usage_hourly`, in [`usage_values`]' order.
+const USAGE_COLUMN_NAMES: [&str; 11] = [
+    "tenant_id",
+    "hour",
+    "model",
+    "provider",
+    "api_key_id",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_e10",
+];
+
+impl PgStore {
+    /// Connects to `postgres://…` (or `postgresql://…`). The schema is not touched until
+    /// [`crate::Store::migrate`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Url(format!("{}: {e}", crate::redact_url(url))))?
+            // Postgres's notices ("relation … already exists, skipping" from the migrations'
+            // `IF NOT EXISTS`) would be logged at info on every start.
+            .options([("client_min_messages", "warning")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(opts)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    /// Deletes up to $2 records created before $1, oldest index first (`request_logs_created_idx`).
+    const RETENTION_DELETE: &'static str = "DELETE FROM request_logs WHERE ctid = ANY(ARRAY(\
+         SELECT ctid FROM request_logs WHERE created_at < $1 LIMIT $2))";
+
+    /// Applies pending migrations in one transaction holding an advisory lock: a replica
+    /// that starts while another migrates waits, then finds the work done.
+    async fn run_migrations(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(migrate::CREATE_TABLE).execute(&mut *tx).await?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM neureus_migrations")
+            .fetch_all(&mut *tx)
+            .await?;
+        for &(version, sql) in migrate::POSTGRES {
+            if applied.contains(&version) {
+                continue;
+            }
+            if !applied.is_empty() {
+                tracing::info!(version, "applying a database migration");
+            }
+            for stmt in migrate::statements(sql) {
+                sqlx::query(&stmt)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| StoreError::Migration {
+                        version,
+                        message: e.to_string(),
+                    })?;
+            }
+            sqlx::query("INSERT INTO neureus_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A batch and the hourly usage it adds to, in one transaction. `background` makes no
+    /// difference here: the database does the work on its own machine.
+    async fn write_logs(
+        &self,
+        records: Arc<[LogRecord]>,
+        _background: bool,
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let order = insert_order(&records);
+        let mut q = sqlx::query(log_insert_sql());
+        for col in columns(order.iter().map(|r| log_values(r)), LOG_COLUMNS) {
+            q = col.bind_to(q);
+        }
+        let sums = rollup(&records);
+        // The usage rows in key order (a BTreeMap's): replicas writing overlapping rows lock
+        // them in the same order, so their transactions cannot deadlock on each other.
+        let mut u = sqlx::query(usage_upsert_sql());
+        for col in columns(sums.iter().map(|(k, v)| usage_values(k, v)), 11) {
+            u = col.bind_to(u);
+        }
+        let mut tx = self.pool.begin().await?;
+        q.execute(&mut *tx).await?;
+        u.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+crate::portable::store_impl!(PgStore, sqlx::Postgres);
+
+/// One column of a batch, as the array `UNNEST` reads.
+enum Column<'a> {
+    Text(Vec<Option<&'a str>>),
+    Int(Vec<Option<i64>>),
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl<'a> Column<'a> {
+    fn bind_to<'q>(self, q: PgQuery<'q>) -> PgQuery<'q>
+    where
+        'a: 'q,
+    {
+        match self {
+            Column::Text(v) => q.bind(v),
+            Column::Int(v) => q.bind(v),
+        }
+    }
+}
+
+/// Rows of values turned into `width` columns. A column's kind is its first row's (every row
+/// of a statement binds the same kinds in the same places).
+fn columns<'a, const N: usize>(
+    rows: impl Iterator<Item = [Bind<'a>; N]>,
+    width: usize,
+) -> Vec<Column<'a>> {
+    let mut cols: Vec<Column<'a>> = Vec::with_capacity(width);
+    for row in rows {
+        if cols.is_empty() {
+            cols = row
+                .iter()
+                .map(|b| match b {
+                    Bind::Text(_) => Column::Text(Vec::new()),
+                    Bind::Int(_) => Column::Int(Vec::new()),
+                })
+                .collect();
+        }
+        for (col, b) in cols.iter_mut().zip(row) {
+            match (col, b) {
+                (Column::Text(v), Bind::Text(t)) => v.push(t),
+                (Column::Int(v), Bind::Int(n)) => v.push(n),
+                // Not reached (see above); a mismatch would bind arrays of unequal lengths,
+                // which Postgres's UNNEST pads with NULLs and the NOT NULL columns refuse.
+                _ => {}
+            }
+        }
+    }
+    cols
+}
+
+/// `INSERT INTO table (names) SELECT * FROM UNNEST($1::type[], …)` for the kinds in `kinds`.
+fn unnest_insert(table: &str, names: &[&str], kinds: &[Bind<'_>]) -> String {
+    let arrays: Vec<String> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| match k {
+            Bind::Text(_) => format!("${}::text[]", i + 1),
+            Bind::Int(_) => format!("${}::int8[]", i + 1),
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) SELECT * FROM UNNEST({})",
+        names.join(", "),
+        arrays.join(", ")
+    )
+}
+
+/// The request-log batch INSERT, built once.
+fn log_insert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let sample = LogRecord::default();
+        unnest_insert("request_logs", &LOG_COLUMN_NAMES, &log_values(&sample))
+    })
+}
+
+/// The hourly usage upsert for a whole batch, built once: [`USAGE_UPSERT`]'s conflict clause
+/// after an `UNNEST` of the rows.
+fn usage_upsert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let sample = LogRecord::default();
+        let sums = rollup(std::slice::from_ref(&sample));
+        let kinds = sums
+            .iter()
+            .next()
+            .map(|(k, v)| usage_values(k, v).to_vec())
+            .unwrap_or_default();
+        let conflict = USAGE_UPSERT
+            .find(" ON CONFLICT")
+            .map_or("", |i| &USAGE_UPSERT[i..]);
+        format!(
+            "{}{conflict}",
+            unnest_insert("usage_hourly", &USAGE_COLUMN_NAMES, &kinds)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_statements_name_every_column_with_its_array_type() {
+        let sql = log_insert_sql();
+        assert!(
+            sql.starts_with("INSERT INTO request_logs (id, tenant_id, api_key_id, created_at,"),
+            "{sql}"
+        );
+        assert!(sql.contains("$1::text[]"), "{sql}");
+        assert!(sql.contains("$4::int8[]"), "{sql}");
+        assert!(sql.contains("$24::text[]"), "{sql}");
+        assert!(!sql.contains("$25"), "{sql}");
+        let usage = usage_upsert_sql();
+        assert!(
+            usage.contains("$2::int8[]") && usage.contains("$11::int8[]"),
+            "{usage}"
+        );
+        assert!(
+            usage.contains("ON CONFLICT (tenant_id, hour, model, provider, api_key_id) DO UPDATE"),
+            "{usage}"
+        );
+    }
+
+    #[test]
+    fn columns_transpose_rows() {
+        let rows = vec![
+            [Bind::Text(Some("a")), Bind::Int(Some(1))],
+            [Bind::Text(None), Bind::Int(Some(2))],
+        ];
+        let cols = columns(rows.into_iter(), 2);
+        match (&cols[0], &cols[1]) {
+            (Column::Text(t), Column::Int(n)) => {
+                assert_eq!(t, &vec![Some("a"), None]);
+                assert_eq!(n, &vec![Some(1), Some(2)]);
+            }
+            _ => panic!("column kinds"),
+        }
+    }
+}
