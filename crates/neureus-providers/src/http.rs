@@ -129,24 +129,46 @@ impl std::fmt::Debug for HttpClient {
 pub(crate) type ErrorParser = fn(status: u16, body: &[u8]) -> String;
 
 impl HttpClient {
-    /// Builds the client.
+    /// Builds the client. TLS servers must present a certificate that chains to a root of
+    /// the webpki (Mozilla) set and names the URL's host.
     pub fn new(timeouts: Timeouts) -> Result<Self, ProviderError> {
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| ProviderError::Connect(format!("cannot set up TLS: {e}")))?;
+        Ok(Self::with_tls(timeouts, tls))
+    }
+
+    /// The client trusting only `roots` (tests: a CA of their own).
+    #[cfg(test)]
+    fn with_roots(timeouts: Timeouts, roots: rustls::RootCertStore) -> Self {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Self::with_tls(
+            timeouts,
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config),
+        )
+    }
+
+    fn with_tls(
+        timeouts: Timeouts,
+        tls: hyper_rustls::HttpsConnectorBuilder<hyper_rustls::builderstates::WantsSchemes>,
+    ) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeouts.connect));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ProviderError::Connect(format!("cannot set up TLS: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = tls.https_or_http().enable_http1().wrap_connector(http);
         // Provider APIs never redirect a POST, and retries are ours to decide (a retried chat
         // costs tokens twice): this client does neither.
-        Ok(HttpClient {
+        HttpClient {
             pools: Arc::new(Pools::new(https)),
             timeouts,
-        })
+        }
     }
 
     /// Parses an upstream URL once, so requests do not parse it again.
@@ -568,6 +590,131 @@ mod tests {
         );
         assert!(hello.windows(9).any(|w| w == b"localhost"), "no SNI");
         assert!(!hello.windows(4).any(|w| w == b"POST"), "plain text sent");
+    }
+
+    /// A TLS server on loopback presenting `localhost.cert.pem` (signed by the test CA);
+    /// answers one request with `{"ok":true}`. Reports what each connection's handshake did:
+    /// `Ok(request head)` or `Err(why it failed)`.
+    fn tls_upstream() -> (
+        u16,
+        tokio::sync::mpsc::UnboundedReceiver<Result<String, String>>,
+    ) {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tls/");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(format!("{dir}localhost.cert.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(format!("{dir}localhost.key.pem")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let mut tls = match acceptor.accept(sock).await {
+                    Ok(tls) => tls,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        continue;
+                    }
+                };
+                let mut buf = vec![0u8; 4096];
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let body = r#"{"ok":true}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.flush().await;
+                let _ = tx.send(Ok(head));
+            }
+        });
+        (port, rx)
+    }
+
+    fn test_ca() -> rustls::RootCertStore {
+        use rustls::pki_types::pem::PemObject;
+        let ca = rustls::pki_types::CertificateDer::from_pem_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/tls/ca.cert.pem"
+        ))
+        .unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        roots
+    }
+
+    /// The TLS checks a provider connection relies on, against a server of our own: a
+    /// certificate from a CA the client trusts, for the host in the URL, is accepted and
+    /// the request goes through; the same certificate is refused by the gateway's own client
+    /// (its CA is not a webpki root) and by a client that trusts the CA but reached the
+    /// server by a name the certificate does not hold. Refused means refused before the
+    /// request is sent: the server's handshake fails and no request (nor its key) arrives.
+    #[tokio::test]
+    async fn upstream_certificates_must_chain_to_a_trusted_root_and_name_the_host() {
+        let (port, mut seen) = tls_upstream();
+        let secret = (
+            http::header::AUTHORIZATION,
+            "Bearer sk-must-not-leak".to_owned(),
+        );
+        let call = |client: HttpClient, url: String| {
+            let secret = secret.clone();
+            async move {
+                let url = HttpClient::parse_url(&url).unwrap();
+                client
+                    .post(&url, &[secret], b"{}".to_vec(), |_, _| String::new())
+                    .await
+            }
+        };
+
+        // Trusted CA, the certificate's own name: accepted.
+        let trusting = HttpClient::with_roots(Timeouts::default(), test_ca());
+        let (resp, _) = call(
+            trusting.clone(),
+            format!("https://localhost:{port}/v1/chat"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.inner.status(), 200);
+        let head = seen.recv().await.unwrap().unwrap();
+        assert!(head.starts_with("POST /v1/chat HTTP/1.1"), "{head}");
+
+        // The gateway's client: the test CA is no webpki root.
+        let err = call(
+            HttpClient::new(Timeouts::default()).unwrap(),
+            format!("https://localhost:{port}/v1/chat"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ProviderError::Connect(_)), "{err}");
+        assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+        let server = seen.recv().await.unwrap().unwrap_err();
+        assert!(server.to_lowercase().contains("alert"), "{server}");
+        assert!(!err.to_string().contains("sk-must-not-leak"), "{err}");
+
+        // Trusted CA, but 127.0.0.1 is not a name the certificate holds.
+        let err = call(trusting, format!("https://127.0.0.1:{port}/v1/chat"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Connect(_)), "{err}");
+        assert!(err.to_string().contains("not valid for name"), "{err}");
+        assert!(seen.recv().await.unwrap().is_err(), "the request was sent");
     }
 
     /// A whole answer over [`MAX_BODY`] is refused once that much has arrived, not held.
