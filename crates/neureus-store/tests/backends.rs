@@ -647,3 +647,101 @@ async fn open_by_url_and_concurrent_migrations() {
     drop(stores);
     schema.drop_schema().await;
 }
+
+/// `base` with its host and port replaced by `host_port`.
+fn with_host_port(base: &str, host_port: &str) -> String {
+    let start = base.find("://").unwrap() + 3;
+    let rest = &base[start..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host_start = rest[..end].rfind('@').map_or(0, |i| i + 1);
+    format!(
+        "{}{}{host_port}{}",
+        &base[..start],
+        &rest[..host_start],
+        &rest[end..]
+    )
+}
+
+/// A loopback TCP relay to `target` on `port` (0: any), which a test cuts by aborting it:
+/// listener and every relayed connection at once, as a database host that goes away.
+async fn relay(port: u16, target: String) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            conns.spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
+/// The database going away and coming back: while it is gone a batch fails within the
+/// pool's acquire timeout instead of hanging (the gateway's writer then retries and
+/// counts), and once it is back the same store writes again without a restart.
+#[tokio::test]
+async fn postgres_going_away_fails_fast_and_the_store_recovers() {
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let opts: sqlx::postgres::PgConnectOptions = schema.url.parse().unwrap();
+    let target = format!("{}:{}", opts.get_host(), opts.get_port());
+    let (port, cut) = relay(0, target.clone()).await;
+    let store = PgStore::connect(&with_host_port(&schema.url, &format!("127.0.0.1:{port}")))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store
+        .insert_logs(vec![rec("log_1", "t1", 1_000)].into())
+        .await
+        .unwrap();
+
+    cut.abort();
+    let _ = cut.await;
+    let started = std::time::Instant::now();
+    let failed = store
+        .insert_logs(vec![rec("log_2", "t1", 2_000)].into())
+        .await;
+    assert!(failed.is_err(), "written with the database gone");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let (_, back) = relay(port, target).await;
+    store
+        .insert_logs(vec![rec("log_3", "t1", 3_000)].into())
+        .await
+        .unwrap();
+    let ids: Vec<String> = store
+        .list_logs("t1", &LogFilter::default(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["log_3", "log_1"]);
+    back.abort();
+    drop(store);
+    schema.drop_schema().await;
+}
+
+#[test]
+fn host_and_port_are_replaced_in_database_urls() {
+    assert_eq!(
+        with_host_port("postgres://u:p@db:5432/n?x=1", "127.0.0.1:9"),
+        "postgres://u:p@127.0.0.1:9/n?x=1"
+    );
+    assert_eq!(
+        with_host_port("postgres://db/n", "127.0.0.1:9"),
+        "postgres://127.0.0.1:9/n"
+    );
+}
