@@ -291,6 +291,20 @@ pub fn redact_url(url: &str) -> String {
     )
 }
 
+/// A tenant name as given to the admin API or the CLI, trimmed; `Err` says why it cannot be
+/// one. Control characters are refused: they would garble `tenants list` on a terminal, and
+/// Postgres cannot store a NUL.
+pub fn tenant_name(raw: &str) -> Result<&str, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err("name must be 1-200 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("name must not contain control characters");
+    }
+    Ok(name)
+}
+
 /// Now, in unix milliseconds.
 pub fn now_ms() -> i64 {
     let d = std::time::SystemTime::now()
@@ -329,6 +343,16 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_names_are_trimmed_and_checked() {
+        assert_eq!(tenant_name("  Acme Ünï 🚀 "), Ok("Acme Ünï 🚀"));
+        assert_eq!(tenant_name(&"é".repeat(200)).map(str::len), Ok(400));
+        for bad in ["", "   ", "a\0b", "a\nb", "a\u{1b}[31mb"] {
+            assert!(tenant_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(tenant_name(&"a".repeat(201)).is_err());
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

@@ -228,10 +228,20 @@ pub(crate) fn sealed_parts(s: Option<&Sealed>) -> (Option<&str>, Option<&str>, O
     }
 }
 
-/// The [`crate::Store`] methods both backends share, for `$store` on database `$db`.
+/// The [`crate::Store`] methods both backends share, for `$store` on database `$db`; every
+/// text parameter goes through `$text` (`fn(&str) -> Cow<str>`), which makes it storable.
 macro_rules! store_impl {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $text:path) => {
         const _: () = {
+            /// A text parameter as the backend stores it (`$text`: see the backends).
+            fn t(s: &str) -> std::borrow::Cow<'_, str> {
+                $text(s)
+            }
+
+            fn o(s: Option<&str>) -> Option<std::borrow::Cow<'_, str>> {
+                s.map(t)
+            }
+
             use std::collections::BTreeMap;
             use std::sync::Arc;
 
@@ -256,9 +266,9 @@ macro_rules! store_impl {
                         sqlx::query(
                             "INSERT INTO api_keys (id, public_id, tenant_id, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
                         )
-                        .bind(&key_id)
-                        .bind(&parts.public_id)
-                        .bind(tenant_id)
+                        .bind(t(&key_id))
+                        .bind(t(&parts.public_id))
+                        .bind(t(tenant_id))
                         .bind(hash_secret(&parts.secret))
                         .bind(now_ms())
                         .execute(&self.pool)
@@ -297,7 +307,7 @@ macro_rules! store_impl {
                         .push(" FROM ")
                         .push(src.table)
                         .push(" WHERE tenant_id = ")
-                        .push_bind(tenant_id)
+                        .push_bind(t(tenant_id))
                         .push(" AND ")
                         .push(src.time)
                         .push(" >= ")
@@ -395,8 +405,8 @@ macro_rules! store_impl {
                         created_at_ms: now_ms(),
                     };
                     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-                        .bind(&tenant.id)
-                        .bind(&tenant.name)
+                        .bind(t(&tenant.id))
+                        .bind(t(&tenant.name))
                         .bind(tenant.created_at_ms)
                         .execute(&self.pool)
                         .await?;
@@ -421,7 +431,7 @@ macro_rules! store_impl {
 
                 async fn create_api_key(&self, tenant_id: &str) -> Result<NewApiKey, StoreError> {
                     let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-                        .bind(tenant_id)
+                        .bind(t(tenant_id))
                         .fetch_optional(&self.pool)
                         .await?;
                     if exists.is_none() {
@@ -434,14 +444,14 @@ macro_rules! store_impl {
                     let r =
                         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                             .bind(now_ms())
-                            .bind(key_id)
+                            .bind(t(key_id))
                             .execute(&self.pool)
                             .await?;
                     if r.rows_affected() > 0 {
                         return Ok(true);
                     }
                     let exists = sqlx::query("SELECT 1 FROM api_keys WHERE id = $1")
-                        .bind(key_id)
+                        .bind(t(key_id))
                         .fetch_optional(&self.pool)
                         .await?;
                     Ok(exists.is_some())
@@ -451,7 +461,7 @@ macro_rules! store_impl {
                     let row = sqlx::query(
                         "SELECT id, public_id, tenant_id, secret_hash, revoked_at FROM api_keys WHERE public_id = $1",
                     )
-                    .bind(public_id)
+                    .bind(t(public_id))
                     .fetch_optional(&self.pool)
                     .await?;
                     row.map(|r| {
@@ -476,7 +486,7 @@ macro_rules! store_impl {
 
                 async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, StoreError> {
                     let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE id = $1")
-                        .bind(tenant_id)
+                        .bind(t(tenant_id))
                         .fetch_optional(&self.pool)
                         .await?;
                     row.map(|r| {
@@ -493,7 +503,7 @@ macro_rules! store_impl {
                     let rows = sqlx::query(
                         "SELECT id, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id",
                     )
-                    .bind(tenant_id)
+                    .bind(t(tenant_id))
                     .fetch_all(&self.pool)
                     .await?;
                     rows.iter()
@@ -515,8 +525,8 @@ macro_rules! store_impl {
                     let row = sqlx::query(&format!(
                         "{PK_SELECT} WHERE tenant_id = $1 AND provider = $2"
                     ))
-                    .bind(tenant_id)
-                    .bind(provider)
+                    .bind(t(tenant_id))
+                    .bind(t(provider))
                     .fetch_optional(&self.pool)
                     .await?;
                     row.as_ref().map(provider_key_row).transpose()
@@ -529,7 +539,7 @@ macro_rules! store_impl {
                     let rows = sqlx::query(&format!(
                         "{PK_SELECT} WHERE tenant_id = $1 ORDER BY provider"
                     ))
-                    .bind(tenant_id)
+                    .bind(t(tenant_id))
                     .fetch_all(&self.pool)
                     .await?;
                     rows.iter().map(provider_key_row).collect()
@@ -547,14 +557,14 @@ macro_rules! store_impl {
                                 "INSERT INTO provider_keys (tenant_id, provider, version, master_key_id, nonce, ciphertext, account_id, last4, updated_at)
                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, provider) DO NOTHING",
                             )
-                            .bind(&rec.tenant_id)
-                            .bind(&rec.provider)
+                            .bind(t(&rec.tenant_id))
+                            .bind(t(&rec.provider))
                             .bind(rec.version)
-                            .bind(mk)
-                            .bind(nonce)
-                            .bind(ct)
-                            .bind(&rec.account_id)
-                            .bind(&rec.last4)
+                            .bind(o(mk))
+                            .bind(o(nonce))
+                            .bind(o(ct))
+                            .bind(o(rec.account_id.as_deref()))
+                            .bind(o(rec.last4.as_deref()))
                             .bind(rec.updated_at_ms)
                             .execute(&self.pool)
                             .await?
@@ -566,14 +576,14 @@ macro_rules! store_impl {
                                  WHERE tenant_id = $8 AND provider = $9 AND version = $10",
                             )
                             .bind(rec.version)
-                            .bind(mk)
-                            .bind(nonce)
-                            .bind(ct)
-                            .bind(&rec.account_id)
-                            .bind(&rec.last4)
+                            .bind(o(mk))
+                            .bind(o(nonce))
+                            .bind(o(ct))
+                            .bind(o(rec.account_id.as_deref()))
+                            .bind(o(rec.last4.as_deref()))
                             .bind(rec.updated_at_ms)
-                            .bind(&rec.tenant_id)
-                            .bind(&rec.provider)
+                            .bind(t(&rec.tenant_id))
+                            .bind(t(&rec.provider))
                             .bind(expected)
                             .execute(&self.pool)
                             .await?
@@ -616,13 +626,13 @@ macro_rules! store_impl {
                         "UPDATE provider_keys SET master_key_id = $1, nonce = $2, ciphertext = $3
                          WHERE tenant_id = $4 AND provider = $5 AND version = $6 AND master_key_id = $7",
                     )
-                    .bind(&new.master_key_id)
-                    .bind(&new.nonce)
-                    .bind(&new.ciphertext)
-                    .bind(&rec.tenant_id)
-                    .bind(&rec.provider)
+                    .bind(t(&new.master_key_id))
+                    .bind(t(&new.nonce))
+                    .bind(t(&new.ciphertext))
+                    .bind(t(&rec.tenant_id))
+                    .bind(t(&rec.provider))
                     .bind(rec.version)
-                    .bind(old_master_key_id)
+                    .bind(t(old_master_key_id))
                     .execute(&self.pool)
                     .await?;
                     Ok(r.rows_affected() == 1)
@@ -630,7 +640,7 @@ macro_rules! store_impl {
 
                 async fn tenant_settings(&self, tenant_id: &str) -> Result<Option<String>, StoreError> {
                     let row = sqlx::query("SELECT settings FROM tenants WHERE id = $1")
-                        .bind(tenant_id)
+                        .bind(t(tenant_id))
                         .fetch_optional(&self.pool)
                         .await?;
                     row.map(|r| Ok(r.try_get("settings")?)).transpose()
@@ -638,9 +648,9 @@ macro_rules! store_impl {
 
                 async fn set_tenant_settings(&self, tenant_id: &str, json: &str) -> Result<bool, StoreError> {
                     let r = sqlx::query("UPDATE tenants SET settings = $1, updated_at = $2 WHERE id = $3")
-                        .bind(json)
+                        .bind(t(json))
                         .bind(now_ms())
-                        .bind(tenant_id)
+                        .bind(t(tenant_id))
                         .execute(&self.pool)
                         .await?;
                     Ok(r.rows_affected() == 1)
@@ -662,12 +672,12 @@ macro_rules! store_impl {
                     limit: u32,
                 ) -> Result<Vec<LogRecord>, StoreError> {
                     let mut qb = QueryBuilder::<$db>::new(LOG_SELECT);
-                    qb.push(" WHERE tenant_id = ").push_bind(tenant_id);
+                    qb.push(" WHERE tenant_id = ").push_bind(t(tenant_id));
                     if let Some(m) = &f.model {
-                        qb.push(" AND model = ").push_bind(m);
+                        qb.push(" AND model = ").push_bind(t(m));
                     }
                     if let Some(p) = &f.provider {
-                        qb.push(" AND provider = ").push_bind(p);
+                        qb.push(" AND provider = ").push_bind(t(p));
                     }
                     if let Some(s) = f.status {
                         qb.push(" AND status = ").push_bind(i64::from(s));
@@ -684,7 +694,7 @@ macro_rules! store_impl {
                         qb.push(" AND created_at < ").push_bind(t);
                     }
                     if let Some(b) = &f.before {
-                        qb.push(" AND id < ").push_bind(b);
+                        qb.push(" AND id < ").push_bind(t(b));
                     }
                     qb.push(" ORDER BY id DESC LIMIT ")
                         .push_bind(i64::from(limit));
@@ -698,8 +708,8 @@ macro_rules! store_impl {
                     log_id: &str,
                 ) -> Result<Option<LogRecord>, StoreError> {
                     let row = sqlx::query(&format!("{LOG_SELECT} WHERE tenant_id = $1 AND id = $2"))
-                        .bind(tenant_id)
-                        .bind(log_id)
+                        .bind(t(tenant_id))
+                        .bind(t(log_id))
                         .fetch_optional(&self.pool)
                         .await?;
                     row.as_ref().map(log_row).transpose()
@@ -771,7 +781,7 @@ macro_rules! store_impl {
 
                 async fn get_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
                     let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
-                        .bind(name)
+                        .bind(t(name))
                         .fetch_optional(&self.pool)
                         .await?;
                     row.map(|r| Ok(r.try_get("value")?)).transpose()
@@ -781,8 +791,8 @@ macro_rules! store_impl {
                     sqlx::query(
                         "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     )
-                    .bind(name)
-                    .bind(value)
+                    .bind(t(name))
+                    .bind(t(value))
                     .execute(&self.pool)
                     .await?;
                     Ok(())

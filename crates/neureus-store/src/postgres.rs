@@ -10,6 +10,7 @@
 //! size, where per-row parameters would hit Postgres's 65,535-parameter limit at 2,730
 //! records) and retention by `ctid`.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -170,12 +171,25 @@ impl PgStore {
     }
 }
 
-crate::portable::store_impl!(PgStore, sqlx::Postgres);
+// Every text parameter through `storable`: a NUL in one (a log id or filter from a URL) would
+// otherwise fail the query, a 500 for bad input; as stored, it matches what it should.
+crate::portable::store_impl!(PgStore, sqlx::Postgres, storable);
 
 /// One column of a batch, as the array `UNNEST` reads.
 enum Column<'a> {
-    Text(Vec<Option<&'a str>>),
+    Text(Vec<Option<Cow<'a, str>>>),
     Int(Vec<Option<i64>>),
+}
+
+/// `text` as Postgres can store it. A `text` value cannot hold a NUL character; one in a
+/// record (a model name or body a client sent, an error message quoting it) would fail the
+/// whole batch, every tenant's records in it. NULs become U+FFFD, the rest is unchanged.
+pub(crate) fn storable(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
@@ -211,7 +225,7 @@ fn columns<'a, const N: usize>(
         }
         for (col, b) in cols.iter_mut().zip(row) {
             match (col, b) {
-                (Column::Text(v), Bind::Text(t)) => v.push(t),
+                (Column::Text(v), Bind::Text(t)) => v.push(t.map(storable)),
                 (Column::Int(v), Bind::Int(n)) => v.push(n),
                 // Not reached (see above); a mismatch would bind arrays of unequal lengths,
                 // which Postgres's UNNEST pads with NULLs and the NOT NULL columns refuse.
@@ -297,6 +311,12 @@ mod tests {
     }
 
     #[test]
+    fn nul_characters_become_replacement_characters() {
+        assert!(matches!(storable("plain ü"), Cow::Borrowed("plain ü")));
+        assert_eq!(storable("a\0b\0"), "a\u{FFFD}b\u{FFFD}");
+    }
+
+    #[test]
     fn columns_transpose_rows() {
         let rows = vec![
             [Bind::Text(Some("a")), Bind::Int(Some(1))],
@@ -305,7 +325,7 @@ mod tests {
         let cols = columns(rows.into_iter(), 2);
         match (&cols[0], &cols[1]) {
             (Column::Text(t), Column::Int(n)) => {
-                assert_eq!(t, &vec![Some("a"), None]);
+                assert_eq!(t, &vec![Some(Cow::Borrowed("a")), None]);
                 assert_eq!(n, &vec![Some(1), Some(2)]);
             }
             _ => panic!("column kinds"),

@@ -179,7 +179,7 @@ impl SqliteStore {
     }
 }
 
-crate::portable::store_impl!(SqliteStore, sqlx::Sqlite);
+crate::portable::store_impl!(SqliteStore, sqlx::Sqlite, std::borrow::Cow::Borrowed);
 
 // `OR FAIL`: with the default (ABORT) a multi-row INSERT inside a transaction keeps a
 // statement journal, a copy of every page the statement changes, so that a failing row can

@@ -448,6 +448,63 @@ async fn logs_round_trip_filter_and_page(store: &dyn Store, backend: &str) {
     want.reverse();
     assert_eq!(seen, want, "{backend}");
 
+    // A NUL character a client sent (here in the model it asked for and the error quoting
+    // it) does not fail the batch: Postgres text cannot hold one, so it stores U+FFFD there.
+    let mut nul = rec("log_nul", "t3", 4_000);
+    nul.model_requested = Some("gpt\0x".into());
+    nul.error_message = Some("unknown model \"gpt\0x\"".into());
+    nul.request_body = Some("{\"model\":\"gpt\0x\"}".into());
+    nul.model = Some("m\0x".into());
+    let neighbour = rec("log_neighbour", "t3", 4_001);
+    store
+        .insert_logs(vec![nul.clone(), neighbour.clone()].into())
+        .await
+        .unwrap();
+    let got = store.get_log("t3", "log_nul").await.unwrap().unwrap();
+    let kept = if backend == "postgres" {
+        "gpt\u{FFFD}x"
+    } else {
+        "gpt\0x"
+    };
+    assert_eq!(got.model_requested.as_deref(), Some(kept), "{backend}");
+    assert!(got.error_message.unwrap().contains(kept), "{backend}");
+    assert_eq!(
+        store.get_log("t3", "log_neighbour").await.unwrap(),
+        Some(neighbour),
+        "{backend}"
+    );
+    // A NUL in what a client looks up (from a URL) finds what it names, or nothing.
+    let by_model = LogFilter {
+        model: Some("m\0x".into()),
+        ..LogFilter::default()
+    };
+    let found = store.list_logs("t3", &by_model, 10).await.unwrap();
+    assert_eq!(found.len(), 1, "{backend}");
+    assert_eq!(found[0].id, "log_nul", "{backend}");
+    assert_eq!(
+        store.get_log("t3", "log_\0").await.unwrap(),
+        None,
+        "{backend}"
+    );
+    let before = LogFilter {
+        before: Some("log_\0".into()),
+        ..LogFilter::default()
+    };
+    assert!(store
+        .list_logs("t\0", &before, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        matches!(
+            store.create_api_key("ten_\0").await,
+            Err(StoreError::NotFound(_))
+        ),
+        "{backend}"
+    );
+    assert!(!store.revoke_api_key("key_\0").await.unwrap(), "{backend}");
+    assert_eq!(store.get_tenant("ten_\0").await.unwrap(), None, "{backend}");
+
     // A batch with a repeated id within its tenant is refused whole.
     let bad = vec![rec("log_new", "t3", 5_000), rec("log_t2_000", "t2", 5_000)];
     assert!(store.insert_logs(bad.into()).await.is_err(), "{backend}");

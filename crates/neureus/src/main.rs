@@ -158,10 +158,8 @@ async fn run(cli: Cli) -> Result<()> {
             out("migrations applied")
         }
         Command::Tenants(TenantsCommand::Create { name, json }) => {
-            let name = name.trim();
-            if name.is_empty() {
-                bail!("the tenant name must not be empty");
-            }
+            let name = neureus_store::tenant_name(name)
+                .map_err(|why| anyhow::anyhow!("invalid tenant {why}"))?;
             let store = open_store(&load_config(&cli, None)?).await?;
             let (tenant, key) = store.create_tenant(name).await?;
             if *json {

@@ -385,6 +385,15 @@ fn bad_cli_input_fails_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tenant ten_nope not found"));
     let out = bin()
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["tenants", "create", "evil\u{1b}[2Jname"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("invalid tenant name must not contain control characters"));
+    let out = bin()
         .env("NEUREUS_LISTEN", "not-an-address")
         .args(["serve"])
         .output()
@@ -736,6 +745,30 @@ async fn replicas_share_one_postgres_database() {
         !sealed.contains("sk-tenant-own-key"),
         "stored in plain text"
     );
+
+    // What Postgres cannot store is refused as bad input, or found as nothing: not a 500.
+    let resp = http
+        .get(format!("{}/ai/logs/log_%00", b.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = http
+        .get(format!("{}/ai/logs?model=gpt%00&before=log_%00", a.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = http
+        .post(format!("{}/admin/tenants", b.base))
+        .bearer_auth("nra_test_admin_token")
+        .json(&json!({"name": "nul\u{0}name"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 
     // Revoked by the CLI: refused by both replicas within 5 seconds.
     let revoked = run_json_env(

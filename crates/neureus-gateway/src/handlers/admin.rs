@@ -52,10 +52,7 @@ pub async fn create_tenant(
     _admin: Admin,
     JsonBody(body): JsonBody<NewTenant>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid("name must be 1-200 characters"));
-    }
+    let name = neureus_store::tenant_name(&body.name).map_err(ApiError::invalid)?;
     let (tenant, key) = state.store.create_tenant(name).await?;
     Ok((
         StatusCode::CREATED,

@@ -518,6 +518,18 @@ async fn admin_api_mirrors_the_cli() {
     assert_eq!(s, 201, "{t}");
     let tenant_id = t["tenantId"].as_str().unwrap().to_owned();
     let first_key = t["apiKey"].as_str().unwrap().to_owned();
+    for bad in ["", "  ", "glo\u{0}bex", "glo\nbex", "\u{1b}[31mred"] {
+        let (s, body) = gw
+            .call(
+                &admin,
+                Method::POST,
+                "/admin/tenants",
+                Some(json!({"name": bad})),
+            )
+            .await;
+        assert_eq!(s, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    }
     assert_eq!(
         gw.call(&first_key, Method::POST, "/ai/chat", Some(chat("gpt-4o")))
             .await
