@@ -6,7 +6,8 @@
 //! bound per bound and decoded type, per database, and the text of the queries is what is
 //! shared. A backend supplies, as inherent items: `pool` (its sqlx pool),
 //! `run_migrations`, `write_logs(records, background)` and `RETENTION_DELETE` (deletes up
-//! to `$2` records created before `$1`).
+//! to `$2` records created before `$1`); and, as the macro's third argument, what makes a
+//! text parameter storable.
 
 use std::collections::BTreeMap;
 

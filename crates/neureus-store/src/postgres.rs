@@ -151,12 +151,20 @@ impl PgStore {
         if records.is_empty() {
             return Ok(());
         }
-        let order = insert_order(&records);
+        // Records made storable before anything is derived from them: two models that differ
+        // only by a NUL and a U+FFFD would otherwise be two usage rows with one key once
+        // stored, and the upsert would refuse the batch.
+        let cleaned: Option<Vec<LogRecord>> = records
+            .iter()
+            .any(has_nul)
+            .then(|| records.iter().map(storable_record).collect());
+        let records: &[LogRecord] = cleaned.as_deref().unwrap_or(&records);
+        let order = insert_order(records);
         let mut q = sqlx::query(log_insert_sql());
         for col in columns(order.iter().map(|r| log_values(r)), LOG_COLUMNS) {
             q = col.bind_to(q);
         }
-        let sums = rollup(&records);
+        let sums = rollup(records);
         // The usage rows in key order (a BTreeMap's): replicas writing overlapping rows lock
         // them in the same order, so their transactions cannot deadlock on each other.
         let mut u = sqlx::query(usage_upsert_sql());
@@ -174,6 +182,37 @@ impl PgStore {
 // Every text parameter through `storable`: a NUL in one (a log id or filter from a URL) would
 // otherwise fail the query, a 500 for bad input; as stored, it matches what it should.
 crate::portable::store_impl!(PgStore, sqlx::Postgres, storable);
+
+/// Whether any text of `r` holds a NUL.
+fn has_nul(r: &LogRecord) -> bool {
+    log_values(r)
+        .iter()
+        .any(|b| matches!(b, Bind::Text(Some(s)) if s.contains('\0')))
+}
+
+/// `r` with every text [`storable`].
+fn storable_record(r: &LogRecord) -> LogRecord {
+    let text = |s: &String| storable(s).into_owned();
+    let opt = |s: &Option<String>| s.as_deref().map(|s| storable(s).into_owned());
+    LogRecord {
+        id: text(&r.id),
+        tenant_id: text(&r.tenant_id),
+        api_key_id: text(&r.api_key_id),
+        endpoint: text(&r.endpoint),
+        model_requested: opt(&r.model_requested),
+        model: opt(&r.model),
+        provider: opt(&r.provider),
+        category: opt(&r.category),
+        error_type: opt(&r.error_type),
+        error_message: opt(&r.error_message),
+        routing: opt(&r.routing),
+        preprocessing: opt(&r.preprocessing),
+        metadata: opt(&r.metadata),
+        request_body: opt(&r.request_body),
+        response_body: opt(&r.response_body),
+        ..r.clone()
+    }
+}
 
 /// One column of a batch, as the array `UNNEST` reads.
 enum Column<'a> {
@@ -225,7 +264,7 @@ fn columns<'a, const N: usize>(
         }
         for (col, b) in cols.iter_mut().zip(row) {
             match (col, b) {
-                (Column::Text(v), Bind::Text(t)) => v.push(t.map(storable)),
+                (Column::Text(v), Bind::Text(t)) => v.push(t.map(Cow::Borrowed)),
                 (Column::Int(v), Bind::Int(n)) => v.push(n),
                 // Not reached (see above); a mismatch would bind arrays of unequal lengths,
                 // which Postgres's UNNEST pads with NULLs and the NOT NULL columns refuse.
@@ -314,6 +353,16 @@ mod tests {
     fn nul_characters_become_replacement_characters() {
         assert!(matches!(storable("plain ü"), Cow::Borrowed("plain ü")));
         assert_eq!(storable("a\0b\0"), "a\u{FFFD}b\u{FFFD}");
+        let mut r = LogRecord {
+            id: "log_1".into(),
+            response_body: Some("x\0".into()),
+            ..LogRecord::default()
+        };
+        assert!(has_nul(&r));
+        let clean = storable_record(&r);
+        assert!(!has_nul(&clean));
+        r.response_body = Some("x\u{FFFD}".into());
+        assert_eq!(clean, r, "every other field as it was");
     }
 
     #[test]
