@@ -6,9 +6,9 @@
 //! The queries both backends accept are written once ([`crate::portable`]); this file holds
 //! what differs: the schema (one migration, as SQLite's seven leave it), migrations under an
 //! advisory lock so replicas starting together do not race, request-log batches as one
-//! `INSERT … SELECT FROM UNNEST(…)` (one statement and one round trip a batch, whatever its
-//! size, where per-row parameters would hit Postgres's 65,535-parameter limit at 2,730
-//! records) and retention by `ctid`.
+//! statement (`INSERT … SELECT FROM UNNEST(…)` with their usage sums: one round trip a batch,
+//! whatever its size, where per-row parameters would hit Postgres's 65,535-parameter limit
+//! at 2,730 records; a batch written twice is stored once) and retention by `ctid`.
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -19,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::logs::LogRecord;
-use crate::portable::{log_values, rollup, usage_values, Bind, LOG_COLUMNS, USAGE_UPSERT};
+use crate::portable::{log_values, Bind, HOUR_MS, LOG_COLUMNS, USAGE_UPSERT};
 use crate::sqlite::insert_order;
 use crate::{migrate, now_ms, StoreError};
 
@@ -65,21 +65,6 @@ const LOG_COLUMN_NAMES: [&str; LOG_COLUMNS] = [
     "metadata",
     "request_body",
     "response_body",
-];
-
-/// The columns of `usage_hourly`, in [`usage_values`]' order.
-const USAGE_COLUMN_NAMES: [&str; 11] = [
-    "tenant_id",
-    "hour",
-    "model",
-    "provider",
-    "api_key_id",
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost_e10",
 ];
 
 impl PgStore {
@@ -141,8 +126,8 @@ impl PgStore {
         Ok(())
     }
 
-    /// A batch and the hourly usage it adds to, in one transaction. `background` makes no
-    /// difference here: the database does the work on its own machine.
+    /// A batch and the hourly usage it adds to, in one statement ([`log_batch_sql`]).
+    /// `background` makes no difference here: the database does the work on its own machine.
     async fn write_logs(
         &self,
         records: Arc<[LogRecord]>,
@@ -160,21 +145,12 @@ impl PgStore {
             .then(|| records.iter().map(storable_record).collect());
         let records: &[LogRecord] = cleaned.as_deref().unwrap_or(&records);
         let order = insert_order(records);
-        let mut q = sqlx::query(log_insert_sql());
+        let mut q = sqlx::query(log_batch_sql());
         for col in columns(order.iter().map(|r| log_values(r)), LOG_COLUMNS) {
             q = col.bind_to(q);
         }
-        let sums = rollup(records);
-        // The usage rows in key order (a BTreeMap's): replicas writing overlapping rows lock
-        // them in the same order, so their transactions cannot deadlock on each other.
-        let mut u = sqlx::query(usage_upsert_sql());
-        for col in columns(sums.iter().map(|(k, v)| usage_values(k, v)), 11) {
-            u = col.bind_to(u);
-        }
-        let mut tx = self.pool.begin().await?;
-        q.execute(&mut *tx).await?;
-        u.execute(&mut *tx).await?;
-        tx.commit().await?;
+        // One statement: atomic on its own.
+        q.execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -292,33 +268,36 @@ fn unnest_insert(table: &str, names: &[&str], kinds: &[Bind<'_>]) -> String {
     )
 }
 
-/// The request-log batch INSERT, built once.
-fn log_insert_sql() -> &'static str {
+/// The request-log batch, built once: the records inserted from `UNNEST`ed arrays, and the
+/// hourly usage sums of the records actually inserted added in the same statement.
+///
+/// A record already stored (same tenant and id) is skipped, and so is its usage: a batch
+/// written again, because the connection broke after Postgres committed it but before the
+/// gateway heard so and the writer retried, changes nothing. (SQLite, written on the
+/// gateway's own machine, has no such lost acknowledgement and refuses a repeated id.) The
+/// usage rows are upserted in key order, so replicas writing the same rows lock them in the
+/// same order and cannot deadlock; they are summed after the text is stored, so two keys
+/// that are one key once stored (see [`storable`]) are one row.
+fn log_batch_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let sample = LogRecord::default();
-        unnest_insert("request_logs", &LOG_COLUMN_NAMES, &log_values(&sample))
-    })
-}
-
-/// The hourly usage upsert for a whole batch, built once: [`USAGE_UPSERT`]'s conflict clause
-/// after an `UNNEST` of the rows.
-fn usage_upsert_sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let sample = LogRecord::default();
-        let sums = rollup(std::slice::from_ref(&sample));
-        let kinds = sums
-            .iter()
-            .next()
-            .map(|(k, v)| usage_values(k, v).to_vec())
-            .unwrap_or_default();
+        let insert = unnest_insert("request_logs", &LOG_COLUMN_NAMES, &log_values(&sample));
         let conflict = USAGE_UPSERT
             .find(" ON CONFLICT")
             .map_or("", |i| &USAGE_UPSERT[i..]);
         format!(
-            "{}{conflict}",
-            unnest_insert("usage_hourly", &USAGE_COLUMN_NAMES, &kinds)
+            "WITH ins AS ({insert} ON CONFLICT (tenant_id, id) DO NOTHING \
+             RETURNING tenant_id, created_at, model, provider, api_key_id, status, \
+             input_tokens, output_tokens, cached_tokens, cost_e10) \
+             INSERT INTO usage_hourly (tenant_id, hour, model, provider, api_key_id, requests, \
+             errors, input_tokens, output_tokens, cached_tokens, cost_e10) \
+             SELECT tenant_id, (created_at / {HOUR_MS}) * {HOUR_MS}, COALESCE(model, ''), \
+             COALESCE(provider, ''), api_key_id, COUNT(*), \
+             CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), \
+             CAST(SUM(cached_tokens) AS BIGINT), CAST(SUM(cost_e10) AS BIGINT) \
+             FROM ins GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5{conflict}"
         )
     })
 }
@@ -329,23 +308,24 @@ mod tests {
 
     #[test]
     fn batch_statements_name_every_column_with_its_array_type() {
-        let sql = log_insert_sql();
+        let sql = log_batch_sql();
         assert!(
-            sql.starts_with("INSERT INTO request_logs (id, tenant_id, api_key_id, created_at,"),
+            sql.starts_with(
+                "WITH ins AS (INSERT INTO request_logs (id, tenant_id, api_key_id, created_at,"
+            ),
             "{sql}"
         );
         assert!(sql.contains("$1::text[]"), "{sql}");
         assert!(sql.contains("$4::int8[]"), "{sql}");
         assert!(sql.contains("$24::text[]"), "{sql}");
         assert!(!sql.contains("$25"), "{sql}");
-        let usage = usage_upsert_sql();
         assert!(
-            usage.contains("$2::int8[]") && usage.contains("$11::int8[]"),
-            "{usage}"
+            sql.contains("ON CONFLICT (tenant_id, id) DO NOTHING RETURNING"),
+            "{sql}"
         );
         assert!(
-            usage.contains("ON CONFLICT (tenant_id, hour, model, provider, api_key_id) DO UPDATE"),
-            "{usage}"
+            sql.contains("ON CONFLICT (tenant_id, hour, model, provider, api_key_id) DO UPDATE"),
+            "{sql}"
         );
     }
 

@@ -520,14 +520,35 @@ async fn logs_round_trip_filter_and_page(store: &dyn Store, backend: &str) {
     assert!(!store.revoke_api_key("key_\0").await.unwrap(), "{backend}");
     assert_eq!(store.get_tenant("ten_\0").await.unwrap(), None, "{backend}");
 
-    // A batch with a repeated id within its tenant is refused whole.
-    let bad = vec![rec("log_new", "t3", 5_000), rec("log_t2_000", "t2", 5_000)];
-    assert!(store.insert_logs(bad.into()).await.is_err(), "{backend}");
+    // A batch holding a record already stored (same tenant and id), as a retry after a lost
+    // acknowledgement would: SQLite refuses it whole; Postgres stores the rest, the stored
+    // record and its usage unchanged.
+    let (before, _) = store
+        .usage("t2", 0, i64::MAX, GroupBy::Model)
+        .await
+        .unwrap();
+    let mut again = rec("log_t2_000", "t2", 5_000);
+    again.input_tokens = 999;
+    let batch = vec![rec("log_new", "t3", 5_000), again];
+    let written = store.insert_logs(batch.into()).await;
+    let (after, _) = store
+        .usage("t2", 0, i64::MAX, GroupBy::Model)
+        .await
+        .unwrap();
+    assert_eq!(after, before, "{backend}: usage counted once");
+    let kept = store.get_log("t2", "log_t2_000").await.unwrap().unwrap();
     assert_eq!(
-        store.get_log("t3", "log_new").await.unwrap(),
-        None,
-        "{backend}"
+        kept.created_at_ms, 1_000,
+        "{backend}: the stored record stays"
     );
+    let new = store.get_log("t3", "log_new").await.unwrap();
+    if backend == "postgres" {
+        written.unwrap();
+        assert!(new.is_some(), "{backend}");
+    } else {
+        assert!(written.is_err(), "{backend}");
+        assert!(new.is_none(), "{backend}");
+    }
     // The same id in another tenant is another record.
     store
         .insert_logs_background(vec![rec("log_t2_000", "t3", 5_000)].into())
@@ -669,6 +690,46 @@ async fn usage_and_retention(store: &dyn Store, backend: &str) {
 #[tokio::test]
 async fn usage_and_retention_on_every_backend() {
     on_every_backend!(usage_and_retention);
+}
+
+/// A Postgres batch written twice (its acknowledgement lost, the writer retrying) is stored
+/// once: records and usage as after the first write.
+#[tokio::test]
+async fn a_postgres_batch_written_twice_is_stored_once() {
+    let Some(schema) = PgSchema::new().await else {
+        return;
+    };
+    let store = schema.store().await;
+    store.migrate().await.unwrap();
+    let batch: Arc<[LogRecord]> = (0..50)
+        .map(|i| {
+            rec(
+                &format!("log_{i:03}"),
+                if i % 2 == 0 { "t1" } else { "t2" },
+                1_000 + i,
+            )
+        })
+        .collect::<Vec<_>>()
+        .into();
+    let stored = || async {
+        let usage = store
+            .usage("t1", 0, i64::MAX, GroupBy::ApiKey)
+            .await
+            .unwrap();
+        let logs = store
+            .list_logs("t1", &LogFilter::default(), 100)
+            .await
+            .unwrap();
+        (usage, logs)
+    };
+    store.insert_logs(batch.clone()).await.unwrap();
+    let first = stored().await;
+    store.insert_logs(batch).await.unwrap();
+    let second = stored().await;
+    assert_eq!(first.0 .0.requests, 25);
+    assert_eq!(second, first);
+    drop(store);
+    schema.drop_schema().await;
 }
 
 /// `open` picks the backend by the URL; replicas starting together migrate once.
