@@ -25,8 +25,36 @@ pub(crate) enum Bind<'a> {
     Int(Option<i64>),
 }
 
-/// A record's values in the column order of the backends' log INSERTs: the one place that order is written.
-/// Text borrows from the record.
+/// The columns of `request_logs`, in [`log_values`]' order: the one list of them, which every
+/// backend's INSERT and the SELECT are built from.
+pub(crate) const LOG_COLUMN_NAMES: [&str; LOG_COLUMNS] = [
+    "id",
+    "tenant_id",
+    "api_key_id",
+    "created_at",
+    "endpoint",
+    "model_requested",
+    "model",
+    "provider",
+    "category",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_e10",
+    "latency_ms",
+    "ttft_ms",
+    "streamed",
+    "routing",
+    "preprocessing",
+    "metadata",
+    "request_body",
+    "response_body",
+];
+
+/// A record's values in [`LOG_COLUMN_NAMES`]' order. Text borrows from the record.
 pub(crate) fn log_values(r: &LogRecord) -> [Bind<'_>; LOG_COLUMNS] {
     use Bind::{Int, Text};
     [
@@ -75,7 +103,11 @@ pub(crate) fn usage_values<'a>(k: &HourKey<'a>, v: &Sums) -> [Bind<'a>; 11] {
     ]
 }
 
-pub(crate) const LOG_SELECT: &str = "SELECT id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body FROM request_logs";
+/// `SELECT` of every `request_logs` column ([`LOG_COLUMN_NAMES`]), built once.
+pub(crate) fn log_select() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT {} FROM request_logs", LOG_COLUMN_NAMES.join(", ")))
+}
 
 pub(crate) const PK_SELECT: &str = "SELECT tenant_id, provider, version, master_key_id, nonce, ciphertext, account_id, last4, updated_at FROM provider_keys";
 
@@ -253,7 +285,7 @@ macro_rules! store_impl {
             use $crate::logs::{cost_from_e10, GroupBy, LogFilter, LogRecord, UsageRow};
             use $crate::portable::{
                 day_name, hour_of, sealed_parts, unclamp, Sums, UsageSource, HOURLY, HOUR_MS,
-                LOG_SELECT, PK_SELECT, RECORDS,
+                log_select, PK_SELECT, RECORDS,
             };
             use $crate::{
                 new_id, now_ms, ApiKeyListing, ApiKeyRecord, NewApiKey, ProviderKeyRecord,
@@ -261,6 +293,31 @@ macro_rules! store_impl {
             };
 
             impl $store {
+                /// Runs one migration's statements in `tx` and records its version there.
+                async fn apply_migration(
+                    tx: &mut sqlx::Transaction<'_, $db>,
+                    version: i64,
+                    sql: &str,
+                ) -> Result<(), StoreError> {
+                    for stmt in $crate::migrate::statements(sql) {
+                        sqlx::query(&stmt)
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(|e| StoreError::Migration {
+                                version,
+                                message: e.to_string(),
+                            })?;
+                    }
+                    sqlx::query(
+                        "INSERT INTO neureus_migrations (version, applied_at) VALUES ($1, $2)",
+                    )
+                    .bind(version)
+                    .bind(now_ms())
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                }
+
                     async fn insert_key(&self, tenant_id: &str) -> Result<NewApiKey, StoreError> {
                         let (parts, text) = generate_api_key();
                         let key_id = format!("key_{}", parts.public_id);
@@ -672,7 +729,7 @@ macro_rules! store_impl {
                     f: &LogFilter,
                     limit: u32,
                 ) -> Result<Vec<LogRecord>, StoreError> {
-                    let mut qb = QueryBuilder::<$db>::new(LOG_SELECT);
+                    let mut qb = QueryBuilder::<$db>::new(log_select());
                     qb.push(" WHERE tenant_id = ").push_bind(t(tenant_id));
                     if let Some(m) = &f.model {
                         qb.push(" AND model = ").push_bind(t(m));
@@ -708,7 +765,7 @@ macro_rules! store_impl {
                     tenant_id: &str,
                     log_id: &str,
                 ) -> Result<Option<LogRecord>, StoreError> {
-                    let row = sqlx::query(&format!("{LOG_SELECT} WHERE tenant_id = $1 AND id = $2"))
+                    let row = sqlx::query(&format!("{} WHERE tenant_id = $1 AND id = $2", log_select()))
                         .bind(t(tenant_id))
                         .bind(t(log_id))
                         .fetch_optional(&self.pool)

@@ -19,9 +19,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::logs::LogRecord;
-use crate::portable::{log_values, Bind, HOUR_MS, LOG_COLUMNS, USAGE_UPSERT};
-use crate::sqlite::insert_order;
-use crate::{migrate, now_ms, StoreError};
+use crate::portable::{log_values, Bind, HOUR_MS, LOG_COLUMN_NAMES, USAGE_UPSERT};
+use crate::{migrate, StoreError};
 
 /// Postgres-backed store.
 #[derive(Debug, Clone)]
@@ -38,34 +37,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The advisory lock key migrations hold (any constant; "neureus" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006e_6575_7265_7573;
-
-/// The columns of `request_logs`, in [`log_values`]' order.
-const LOG_COLUMN_NAMES: [&str; LOG_COLUMNS] = [
-    "id",
-    "tenant_id",
-    "api_key_id",
-    "created_at",
-    "endpoint",
-    "model_requested",
-    "model",
-    "provider",
-    "category",
-    "status",
-    "error_type",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost_e10",
-    "latency_ms",
-    "ttft_ms",
-    "streamed",
-    "routing",
-    "preprocessing",
-    "metadata",
-    "request_body",
-    "response_body",
-];
 
 impl PgStore {
     /// Connects to `postgres://…` (or `postgresql://…`). The schema is not touched until
@@ -107,20 +78,7 @@ impl PgStore {
             if !applied.is_empty() {
                 tracing::info!(version, "applying a database migration");
             }
-            for stmt in migrate::statements(sql) {
-                sqlx::query(&stmt)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::Migration {
-                        version,
-                        message: e.to_string(),
-                    })?;
-            }
-            sqlx::query("INSERT INTO neureus_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            Self::apply_migration(&mut tx, version, sql).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -144,9 +102,8 @@ impl PgStore {
             .any(has_nul)
             .then(|| records.iter().map(storable_record).collect());
         let records: &[LogRecord] = cleaned.as_deref().unwrap_or(&records);
-        let order = insert_order(records);
         let mut q = sqlx::query(log_batch_sql());
-        for col in columns(order.iter().map(|r| log_values(r)), LOG_COLUMNS) {
+        for col in columns(records.iter().map(log_values)) {
             q = col.bind_to(q);
         }
         // One statement: atomic on its own.
@@ -192,7 +149,7 @@ fn storable_record(r: &LogRecord) -> LogRecord {
 
 /// One column of a batch, as the array `UNNEST` reads.
 enum Column<'a> {
-    Text(Vec<Option<Cow<'a, str>>>),
+    Text(Vec<Option<&'a str>>),
     Int(Vec<Option<i64>>),
 }
 
@@ -221,13 +178,10 @@ impl<'a> Column<'a> {
     }
 }
 
-/// Rows of values turned into `width` columns. A column's kind is its first row's (every row
-/// of a statement binds the same kinds in the same places).
-fn columns<'a, const N: usize>(
-    rows: impl Iterator<Item = [Bind<'a>; N]>,
-    width: usize,
-) -> Vec<Column<'a>> {
-    let mut cols: Vec<Column<'a>> = Vec::with_capacity(width);
+/// Rows of values turned into columns. A column's kind is its first row's (every row of a
+/// statement binds the same kinds in the same places).
+fn columns<'a, const N: usize>(rows: impl Iterator<Item = [Bind<'a>; N]>) -> Vec<Column<'a>> {
+    let mut cols: Vec<Column<'a>> = Vec::with_capacity(N);
     for row in rows {
         if cols.is_empty() {
             cols = row
@@ -240,7 +194,7 @@ fn columns<'a, const N: usize>(
         }
         for (col, b) in cols.iter_mut().zip(row) {
             match (col, b) {
-                (Column::Text(v), Bind::Text(t)) => v.push(t.map(Cow::Borrowed)),
+                (Column::Text(v), Bind::Text(t)) => v.push(t),
                 (Column::Int(v), Bind::Int(n)) => v.push(n),
                 // Not reached (see above); a mismatch would bind arrays of unequal lengths,
                 // which Postgres's UNNEST pads with NULLs and the NOT NULL columns refuse.
@@ -351,10 +305,10 @@ mod tests {
             [Bind::Text(Some("a")), Bind::Int(Some(1))],
             [Bind::Text(None), Bind::Int(Some(2))],
         ];
-        let cols = columns(rows.into_iter(), 2);
+        let cols = columns(rows.into_iter());
         match (&cols[0], &cols[1]) {
             (Column::Text(t), Column::Int(n)) => {
-                assert_eq!(t, &vec![Some(Cow::Borrowed("a")), None]);
+                assert_eq!(t, &vec![Some("a"), None]);
                 assert_eq!(n, &vec![Some(1), Some(2)]);
             }
             _ => panic!("column kinds"),

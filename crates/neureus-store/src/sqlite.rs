@@ -9,8 +9,10 @@ use sqlx::SqlitePool;
 
 use crate::logdb::LogDb;
 use crate::logs::LogRecord;
-use crate::portable::{log_values, rollup, usage_values, Bind, LOG_COLUMNS, USAGE_UPSERT};
-use crate::{migrate, now_ms, StoreError};
+use crate::portable::{
+    log_values, rollup, usage_values, Bind, LOG_COLUMNS, LOG_COLUMN_NAMES, USAGE_UPSERT,
+};
+use crate::{migrate, StoreError};
 
 /// SQLite-backed store.
 #[derive(Debug, Clone)]
@@ -96,39 +98,18 @@ impl SqliteStore {
     }
 
     /// Applies one migration in a transaction unless already recorded.
-    fn apply(
-        &self,
-        version: i64,
-        sql: &'static str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>>
-    {
-        // Boxed: async-trait's Send check cannot see through `&mut *tx` in a loop.
-        Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            let done = sqlx::query("SELECT 1 FROM neureus_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_some() {
-                return Ok(());
-            }
-            for stmt in migrate::statements(sql) {
-                sqlx::query(&stmt)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::Migration {
-                        version,
-                        message: e.to_string(),
-                    })?;
-            }
-            sqlx::query("INSERT INTO neureus_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
-        })
+    async fn apply(&self, version: i64, sql: &'static str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("SELECT 1 FROM neureus_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            return Ok(());
+        }
+        Self::apply_migration(&mut tx, version, sql).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deletes up to $2 records created before $1 (see `delete_logs_before`), found by rowid:
@@ -185,7 +166,7 @@ crate::portable::store_impl!(SqliteStore, sqlx::Sqlite, std::borrow::Cow::Borrow
 // statement journal, a copy of every page the statement changes, so that a failing row can
 // undo only its statement; a failed batch is rolled back whole anyway. Measured with strace
 // at c=16: 0.9 journal page writes (and as many 4-byte writes) per record, gone with FAIL.
-const LOG_INSERT: &str = "INSERT OR FAIL INTO request_logs (id, tenant_id, api_key_id, created_at, endpoint, model_requested, model, provider, category, status, error_type, error_message, input_tokens, output_tokens, cached_tokens, cost_e10, latency_ms, ttft_ms, streamed, routing, preprocessing, metadata, request_body, response_body) ";
+const LOG_INSERT: &str = "INSERT OR FAIL INTO request_logs";
 
 /// The order a batch's records are inserted in: by tenant, then id. Every index of
 /// `request_logs` starts with the tenant, and log ids are time-ordered (UUIDv7, made when the
@@ -237,10 +218,11 @@ pub(crate) fn log_insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
         let row = format!("({})", vec!["?"; LOG_COLUMNS].join(", "));
+        let columns = LOG_COLUMN_NAMES.join(", ");
         (0..=INSERT_ROWS.ilog2())
             .map(|k| {
                 format!(
-                    "{LOG_INSERT}VALUES {}",
+                    "{LOG_INSERT} ({columns}) VALUES {}",
                     vec![row.as_str(); 1 << k].join(", ")
                 )
             })
@@ -309,8 +291,8 @@ mod tests {
     use super::*;
     use crate::logs::UsageRow;
     use crate::logs::{cost_from_e10, cost_to_e10, GroupBy, LogFilter};
-    use crate::portable::{day_name, Sums, LOG_SELECT};
-    use crate::{parse_api_key, Store};
+    use crate::portable::{day_name, log_select, Sums};
+    use crate::{now_ms, parse_api_key, Store};
     use sqlx::Row;
     use std::collections::BTreeMap;
 
@@ -870,7 +852,8 @@ mod tests {
         let newest = plan(
             &store,
             &format!(
-                "{LOG_SELECT} WHERE tenant_id = 't' AND id < 'log_x' ORDER BY id DESC LIMIT 50"
+                "{} WHERE tenant_id = 't' AND id < 'log_x' ORDER BY id DESC LIMIT 50",
+                log_select()
             ),
         )
         .await;
@@ -888,7 +871,7 @@ mod tests {
             ),
             ("provider", "'p'", "request_logs_tenant_provider_idx"),
         ] {
-            let filtered = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND {col} = {value} AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+            let filtered = plan(&store, &format!("{} WHERE tenant_id = 't' AND {col} = {value} AND id < 'log_x' ORDER BY id DESC LIMIT 50", log_select())).await;
             assert!(
                 filtered.contains(index) && !filtered.contains("TEMP B-TREE"),
                 "{filtered}"
@@ -901,7 +884,7 @@ mod tests {
         let usage = plan(&store, "SELECT model, COUNT(*) FROM request_logs WHERE tenant_id = 't' AND created_at >= 0 AND created_at < 10 GROUP BY model").await;
         assert!(usage.contains("request_logs_tenant_created_idx"), "{usage}");
         // Successes are not in the status index; their filter walks the newest records.
-        let ok = plan(&store, &format!("{LOG_SELECT} WHERE tenant_id = 't' AND status = 200 AND id < 'log_x' ORDER BY id DESC LIMIT 50")).await;
+        let ok = plan(&store, &format!("{} WHERE tenant_id = 't' AND status = 200 AND id < 'log_x' ORDER BY id DESC LIMIT 50", log_select())).await;
         assert!(
             ok.contains("request_logs_tenant_id_idx") && !ok.contains("TEMP B-TREE"),
             "{ok}"
@@ -921,7 +904,7 @@ mod tests {
         );
         let one = plan(
             &store,
-            &format!("{LOG_SELECT} WHERE tenant_id = 't' AND id = 'log_1'"),
+            &format!("{} WHERE tenant_id = 't' AND id = 'log_1'", log_select()),
         )
         .await;
         assert!(
