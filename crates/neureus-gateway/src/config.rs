@@ -576,6 +576,32 @@ mod tests {
     }
 
     #[test]
+    fn database_urls_of_either_backend_are_taken_and_others_named_without_their_password() {
+        for url in [
+            "sqlite::memory:",
+            "postgres://u:pw@db/n",
+            "postgresql://db/n",
+        ] {
+            let c = Config::resolve(
+                RawConfig::default(),
+                &src(&[(env::DATABASE_URL, url)]),
+                &Flags::default(),
+            )
+            .unwrap();
+            assert_eq!(c.database_url, url);
+        }
+        let errs = Config::resolve(
+            RawConfig::default(),
+            &src(&[(env::DATABASE_URL, "mysql://u:hunter2@db/n")]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        let text = format!("{errs:?}");
+        assert!(text.contains("mysql://u:***@db/n"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
     fn unknown_file_keys_are_rejected_with_their_path() {
         let e = RawConfig::from_toml("[providers.openai]\napi_kee = \"x\"\n").unwrap_err();
         assert!(e.to_string().contains("api_kee"), "{e}");
